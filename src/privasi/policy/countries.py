@@ -1,0 +1,21 @@
+"""Country codes the policy may name, with their names in each notice language."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import yaml
+
+
+def _load() -> dict[str, dict[str, str]]:
+    text = resources.files("privasi.policy").joinpath("catalog/countries.yaml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    # YAML 1.1 reads the bare key NO (Norway) as False; keep the code as written.
+    return {("NO" if k is False else str(k)): v for k, v in data.items()}
+
+
+COUNTRIES: dict[str, dict[str, str]] = _load()
+
+
+def country_name(code: str, lang: str) -> str:
+    return COUNTRIES[code][lang]
