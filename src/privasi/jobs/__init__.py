@@ -1,0 +1,1 @@
+"""Durable, due-time work items that ``privasi worker`` claims and runs idempotently."""

@@ -1,0 +1,1 @@
+"""Organisations (tenants), staff users, roles, API keys, hosting grants, MFA."""

@@ -1,0 +1,124 @@
+"""Shared fixtures: settings, a fresh database per test (SQLite or PostgreSQL), the app and clients.
+
+The schema is built once per run (Alembic migrations into a template) and copied for every test:
+a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL. Set
+``PRIVASI_TEST_DATABASE_URL`` to a PostgreSQL server URL (``make test`` does) to run the ``db``
+tests there.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import settings as hypothesis_settings
+
+from privasi.config import Settings
+from privasi.db import Database
+
+hypothesis_settings.register_profile("privasi", max_examples=60, deadline=None)
+hypothesis_settings.load_profile("privasi")
+
+PG_URL = os.environ.get("PRIVASI_TEST_DATABASE_URL", "")
+BACKEND = "postgresql" if PG_URL else "sqlite"
+MASTER_KEY = base64.b64encode(b"m" * 32).decode()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if {"db", "app", "client"} & set(fixtures):
+            item.add_marker(pytest.mark.db)
+        if "pg_only" in item.keywords and BACKEND != "postgresql":
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (PRIVASI_TEST_DATABASE_URL)"))
+
+
+def build_schema(url: str) -> None:
+    from privasi.migrate import upgrade
+
+    upgrade(url)
+
+
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if BACKEND == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "template.sqlite"
+        build_schema(f"sqlite:///{path}")
+        yield str(path)
+        return
+    from sqlalchemy import create_engine, text
+
+    from privasi.db import normalise_url
+
+    admin_url = normalise_url(PG_URL)
+    name = f"privasi_tpl_{os.getpid()}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    build_schema(_pg_db_url(admin_url, name))
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _pg_db_url(server_url: str, name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def database_url(_template: str, tmp_path: Path) -> Iterator[str]:
+    if BACKEND == "sqlite":
+        target = tmp_path / "privasi.sqlite"
+        shutil.copyfile(_template, target)
+        yield f"sqlite:///{target}"
+        return
+    from sqlalchemy import create_engine, text
+
+    from privasi.db import normalise_url
+
+    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    name = f"privasi_t_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_template}"'))
+    yield _pg_db_url(normalise_url(PG_URL), name)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url=database_url)
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "test",
+        "data_dir": tmp_path / "var",
+        "secret_key": "test-secret-key-" + "s" * 32,
+        "master_key": MASTER_KEY,
+        "keystore_url": f"sqlite:///{tmp_path / 'keys.sqlite'}",
+        # Cheap argon2 under test; tests/orgs/test_passwords.py asserts the production defaults.
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 64,
+        "argon2_parallelism": 1,
+        "worker_in_process": False,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.db_url)
+    yield database
+    database.dispose()
