@@ -1,0 +1,169 @@
+"""Recognizer definitions: YAML data validated by pydantic, compiled once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .types import EntityType
+
+_FLAGS = {"IGNORECASE": re.IGNORECASE, "MULTILINE": re.MULTILINE}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PatternSpec(_Strict):
+    name: str
+    regex: str
+    score: float = Field(ge=0.0, le=1.0)
+    group: int | str = 0
+    flags: list[Literal["IGNORECASE", "MULTILINE"]] = []
+    validator: str | None = None
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from exc
+        return value
+
+
+class ContextWords(_Strict):
+    id: list[str] = []
+    en: list[str] = []
+
+    def all(self) -> list[str]:
+        return [*self.id, *self.en]
+
+
+class Retype(_Strict):
+    """Context words that turn a match into a more specific entity (NIK -> KK)."""
+
+    entity: EntityType
+    words: list[str]
+
+
+class Prefilter(_Strict):
+    """A cheap test run before any regex: skip the recognizer when it fails."""
+
+    needs_digit: bool = False
+    any_of: list[str] = []
+
+
+class RecognizerSpec(_Strict):
+    name: str
+    entity: EntityType
+    kind: Literal["pattern", "function"] = "pattern"
+    function: str | None = None
+    patterns: list[PatternSpec] = []
+    validator: str | None = None
+    context: ContextWords = ContextWords()
+    negative_context: list[str] = []
+    retype: list[Retype] = []
+    context_window: int = Field(default=40, ge=0, le=200)
+    context_after: int = Field(default=0, ge=0, le=100)
+    context_boost: float = Field(default=0.3, ge=0.0, le=1.0)
+    requires_context: bool = False
+    prefilter: Prefilter = Prefilter()
+    languages: list[Literal["id", "en"]] = ["id", "en"]
+    options: dict[str, object] = {}
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> RecognizerSpec:
+        if self.kind == "pattern" and not self.patterns:
+            raise ValueError(f"recognizer {self.name}: a pattern recognizer needs patterns")
+        if self.kind == "function" and not self.function:
+            raise ValueError(f"recognizer {self.name}: a function recognizer needs `function`")
+        return self
+
+
+class RecognizerFile(_Strict):
+    version: Literal[1] = 1
+    recognizers: list[RecognizerSpec]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> RecognizerFile:
+        names = [r.name for r in self.recognizers]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"duplicate recognizer names: {sorted(dupes)}")
+        return self
+
+
+def _word_regex(words: list[str]) -> str:
+    ordered = sorted({w.lower() for w in words}, key=len, reverse=True)
+    return "|".join(re.escape(w) for w in ordered)
+
+
+@dataclass(slots=True)
+class CompiledPattern:
+    spec: PatternSpec
+    regex: re.Pattern[str]
+    validator: str | None
+
+
+@dataclass(slots=True)
+class CompiledRecognizer:
+    """A recognizer ready to run: regexes compiled and context words merged into one
+    regex whose last hit before a match tells which word is nearest."""
+
+    spec: RecognizerSpec
+    patterns: list[CompiledPattern]
+    context_re: re.Pattern[str] | None
+    # lower-cased context word -> entity it implies, or None for a negative word
+    word_entity: dict[str, str | None] = field(default_factory=dict)
+    any_of: tuple[str, ...] = ()
+
+
+def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
+    patterns = []
+    for p in spec.patterns:
+        flags = 0
+        for f in p.flags:
+            flags |= _FLAGS[f]
+        patterns.append(
+            CompiledPattern(p, re.compile(p.regex, flags), p.validator or spec.validator)
+        )
+    word_entity: dict[str, str | None] = {}
+    for w in spec.context.all():
+        word_entity[w.lower()] = spec.entity.value
+    for rt in spec.retype:
+        for w in rt.words:
+            word_entity[w.lower()] = rt.entity.value
+    for w in spec.negative_context:
+        word_entity[w.lower()] = None
+    context_re = None
+    if word_entity:
+        context_re = re.compile(rf"(?<![a-z0-9])(?:{_word_regex(list(word_entity))})(?![a-z0-9])")
+    return CompiledRecognizer(
+        spec=spec,
+        patterns=patterns,
+        context_re=context_re,
+        word_entity=word_entity,
+        any_of=tuple(w.lower() for w in spec.prefilter.any_of),
+    )
+
+
+def load_recognizers(path: str | Path | None = None) -> list[RecognizerSpec]:
+    """Load and validate a recognizer file; the packaged default when no path is given."""
+    if path is None:
+        text = resources.files("privasi.pii").joinpath("data/recognizers.yaml").read_text("utf-8")
+    else:
+        text = Path(path).read_text("utf-8")
+    return RecognizerFile.model_validate(yaml.safe_load(text)).recognizers
+
+
+@lru_cache(maxsize=1)
+def default_specs() -> tuple[RecognizerSpec, ...]:
+    return tuple(load_recognizers())

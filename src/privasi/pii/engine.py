@@ -1,0 +1,236 @@
+"""The detector: runs the recognizers, applies context, resolves overlaps."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import (
+    CompiledRecognizer,
+    RecognizerSpec,
+    compile_recognizer,
+    default_specs,
+    load_recognizers,
+)
+from .functions import FUNCTIONS
+from .language import detect_language
+from .types import ALL_ENTITIES, Finding, Language, PiiInputError
+from .validators import Verdict, get_validator
+
+_HAS_DIGIT = re.compile(r"\d")
+
+# When two readings of one entity type share a span, the more specific type wins;
+# also the last tie-breaker of the overlap rule.
+ENTITY_PRIORITY: dict[str, int] = {
+    "SECRET": 100,
+    "URL": 95,
+    "EMAIL_ADDRESS": 90,
+    "ID_KK": 85,
+    "ID_NPWP": 84,
+    "ID_NIK": 80,
+    "CREDIT_CARD": 75,
+    "PASSPORT": 72,
+    "IP_ADDRESS": 70,
+    "PHONE_NUMBER": 65,
+    "BANK_ACCOUNT": 60,
+    "DATE_OF_BIRTH": 55,
+    "ADDRESS": 50,
+    "PERSON": 40,
+}
+
+
+def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
+    """The "widest-then-score" rule: among overlapping findings keep the one covering
+    more characters (hiding more never leaks more), then the higher score, then the
+    more specific entity type. Kept findings never overlap; output is sorted by start."""
+    ranked = sorted(
+        findings,
+        key=lambda f: (
+            -(f.end - f.start),
+            -f.score,
+            -ENTITY_PRIORITY.get(f.entity_type, 0),
+            f.start,
+        ),
+    )
+    # kept spans are disjoint, so sorted by start they are also sorted by end and
+    # one bisection finds the only neighbours that could overlap
+    starts: list[int] = []
+    kept: list[Finding] = []
+    for f in ranked:
+        i = bisect.bisect_right(starts, f.start)
+        if i > 0 and kept[i - 1].end > f.start:
+            continue
+        if i < len(kept) and kept[i].start < f.end:
+            continue
+        starts.insert(i, f.start)
+        kept.insert(i, f)
+    return kept
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """Values an organisation publishes on purpose (its support number, its office
+    address) that must never be reported. Matching ignores case and surrounding space."""
+
+    values: frozenset[str] = frozenset()
+    patterns: tuple[re.Pattern[str], ...] = ()
+
+    @classmethod
+    def of(cls, values: Iterable[str] = (), patterns: Iterable[str] = ()) -> AllowList:
+        return cls(
+            frozenset(v.strip().casefold() for v in values if v.strip()),
+            tuple(re.compile(p) for p in patterns),
+        )
+
+    def allows(self, value: str) -> bool:
+        if value.strip().casefold() in self.values:
+            return True
+        return any(p.fullmatch(value) for p in self.patterns)
+
+
+@dataclass
+class Detector:
+    """Detect personal data in text.
+
+    `entities` limits the types reported; `threshold` is the minimum score;
+    `allow_list` suppresses an organisation's own published values."""
+
+    recognizers: Sequence[RecognizerSpec] | None = None
+    entities: Iterable[str] | None = None
+    threshold: float = 0.5
+    allow_list: AllowList = field(default_factory=AllowList)
+    _compiled: list[CompiledRecognizer] = field(init=False, repr=False)
+    _entities: frozenset[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        specs = list(self.recognizers) if self.recognizers is not None else list(default_specs())
+        self._entities = frozenset(self.entities) if self.entities is not None else ALL_ENTITIES
+        unknown = self._entities - ALL_ENTITIES
+        if unknown:
+            raise ValueError(f"unknown entity types: {sorted(unknown)}")
+        self._compiled = []
+        for spec in specs:
+            produced = {spec.entity.value} | {r.entity.value for r in spec.retype}
+            if not produced & self._entities:
+                continue
+            for p in spec.patterns:
+                if p.validator or spec.validator:
+                    get_validator(p.validator or spec.validator or "")
+            if spec.kind == "function" and spec.function not in FUNCTIONS:
+                raise KeyError(f"unknown function recognizer {spec.function!r}")
+            self._compiled.append(compile_recognizer(spec))
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: object) -> Detector:
+        return cls(recognizers=load_recognizers(path), **kwargs)  # type: ignore[arg-type]
+
+    def detect(self, text: str | bytes, language: Language | None = None) -> list[Finding]:
+        if isinstance(text, bytes | bytearray):
+            text = decode_text(bytes(text))
+        if not text:
+            return []
+        lang = language or detect_language(text)
+        lower = text.lower()
+        has_digit = _HAS_DIGIT.search(text) is not None
+        found: list[Finding] = []
+        for rec in self._compiled:
+            spec = rec.spec
+            if lang != "mixed" and lang not in spec.languages:
+                continue
+            pf = spec.prefilter
+            if pf.needs_digit and not has_digit:
+                continue
+            if rec.any_of and not any(w in lower for w in rec.any_of):
+                continue
+            for start, end, score, validated_entity in self._candidates(rec, text):
+                f = self._with_context(rec, text, lower, start, end, score, validated_entity)
+                if f is not None:
+                    found.append(f)
+        if not found:
+            return found
+        result = resolve_overlaps(found)
+        if self.allow_list.values or self.allow_list.patterns:
+            result = [f for f in result if not self.allow_list.allows(text[f.start : f.end])]
+        return result
+
+    def _candidates(
+        self, rec: CompiledRecognizer, text: str
+    ) -> Iterable[tuple[int, int, float, str | None]]:
+        spec = rec.spec
+        if spec.kind == "function":
+            for s, e, sc in FUNCTIONS[spec.function or ""](text, spec):
+                yield s, e, sc, None
+            return
+        for cp in rec.patterns:
+            validator = get_validator(cp.validator) if cp.validator else None
+            group = cp.spec.group
+            for m in cp.regex.finditer(text):
+                start, end = m.span(group)
+                if start < 0 or start == end:
+                    continue
+                score = cp.spec.score
+                entity = None
+                if validator is not None:
+                    verdict = validator(text[start:end])
+                    if verdict is False:
+                        continue
+                    if isinstance(verdict, Verdict):
+                        if verdict.score is not None:
+                            score = verdict.score
+                        start += verdict.trim_start
+                        end -= verdict.trim_end
+                        entity = verdict.entity
+                        if end <= start:
+                            continue
+                yield start, end, score, entity
+
+    def _with_context(
+        self,
+        rec: CompiledRecognizer,
+        text: str,
+        lower: str,
+        start: int,
+        end: int,
+        score: float,
+        entity: str | None,
+    ) -> Finding | None:
+        spec = rec.spec
+        entity = entity or spec.entity.value
+        has_context = False
+        if rec.context_re is not None:
+            window = lower[max(0, start - spec.context_window) : start]
+            nearest = None
+            for nearest in rec.context_re.finditer(window):  # noqa: B007
+                pass
+            if nearest is not None:
+                implied = rec.word_entity[nearest.group(0)]
+                if implied is None:
+                    return None
+                has_context = True
+                entity = implied
+            elif spec.context_after:
+                after = lower[end : end + spec.context_after]
+                m = rec.context_re.search(after)
+                if m is not None and rec.word_entity[m.group(0)] is not None:
+                    has_context = True
+        if has_context:
+            score = min(1.0, score + spec.context_boost)
+        elif spec.requires_context:
+            return None
+        if score < self.threshold or entity not in self._entities:
+            return None
+        return Finding(start, end, entity, score, spec.name)
+
+
+def decode_text(data: bytes) -> str:
+    """Decode UTF-8 input, failing with a message that names the offset, not the bytes."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PiiInputError(
+            f"input is not valid UTF-8 (invalid byte at offset {exc.start}); "
+            "convert it to UTF-8 first"
+        ) from None

@@ -1,0 +1,220 @@
+"""Function recognizers: detection that a regex alone cannot express well.
+
+Each takes the text and its recognizer spec and yields (start, end, score) tuples;
+the engine applies context, thresholds and overlap resolution as for patterns."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from .config import RecognizerSpec
+from .names import is_given_name, is_stopword
+
+Span = tuple[int, int, float]
+Function = Callable[[str, RecognizerSpec], Iterator[Span]]
+
+FUNCTIONS: dict[str, Function] = {}
+
+
+def register(name: str) -> Callable[[Function], Function]:
+    def deco(fn: Function) -> Function:
+        if name in FUNCTIONS:
+            raise ValueError(f"function {name!r} registered twice")
+        FUNCTIONS[name] = fn
+        return fn
+
+    return deco
+
+
+_CAP_WORD = re.compile(r"(?<![\w@./-])[A-Z][a-z]{1,20}(?![\w@-])")
+_NEXT_CAP = re.compile(r"[ ]([A-Z][a-z]{1,20})(?![\w@-])")
+
+
+@register("gazetteer_person")
+def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
+    """A capitalised given name from the gazetteer, extended over following capitalised
+    words (family names are too varied to list)."""
+    score = float(spec.options.get("score", 0.55))  # type: ignore[arg-type]
+    pos = 0
+    while m := _CAP_WORD.search(text, pos):
+        pos = m.end()
+        word = m.group(0)
+        if not is_given_name(word) or is_stopword(word):
+            continue
+        end = m.end()
+        for _ in range(3):
+            nxt = _NEXT_CAP.match(text, end)
+            if not nxt or is_stopword(nxt.group(1)):
+                break
+            end = nxt.end()
+        pos = end
+        yield m.start(), end, score
+
+
+# Address: a street marker starts it; it then runs over components while they look
+# like parts of an address, and stops at the first ordinary word.
+_STREET_START = re.compile(
+    r"(?<![\w])(?:(?i:jl|jln|jalan|gg|gang|komp|kompleks|komplek|perum|perumahan|"
+    r"apartemen|apt|ruko|dusun|dsn)\b\.?\s?(?=[A-Z0-9])"
+    r"|\d{1,5}[A-Za-z]?\s+(?=(?:[A-Z][a-z]+\s){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|"
+    r"Boulevard|Blvd|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Crescent)\b))"
+)
+_TOKEN = re.compile(r"[^\s,;]+|[,;]|\s+")
+_ABBREV = frozenset(
+    [
+        "jl",
+        "jln",
+        "gg",
+        "no",
+        "rt",
+        "rw",
+        "kel",
+        "kec",
+        "kab",
+        "ds",
+        "dsn",
+        "komp",
+        "perum",
+        "blk",
+        "prov",
+        "kp",
+        "kav",
+        "lt",
+        "st",
+        "ave",
+        "rd",
+        "ln",
+        "blvd",
+        "dr",
+        "ct",
+        "pl",
+        "apt",
+    ]
+)
+_ADDR_WORDS = frozenset(
+    [
+        "no",
+        "nomor",
+        "rt",
+        "rw",
+        "kel",
+        "kelurahan",
+        "kec",
+        "kecamatan",
+        "kab",
+        "kabupaten",
+        "kota",
+        "desa",
+        "dusun",
+        "blok",
+        "blk",
+        "kav",
+        "lt",
+        "lantai",
+        "prov",
+        "provinsi",
+        "kp",
+        "kampung",
+        "gang",
+        "gg",
+        "jl",
+        "jalan",
+        "raya",
+        "komplek",
+        "perum",
+        "rumah",
+        "unit",
+        "tower",
+        "street",
+        "st",
+        "avenue",
+        "ave",
+        "road",
+        "rd",
+        "lane",
+        "ln",
+        "boulevard",
+        "blvd",
+        "drive",
+        "dr",
+        "way",
+        "court",
+        "ct",
+        "place",
+        "pl",
+        "suite",
+        "apt",
+        "apartment",
+        "floor",
+    ]
+)
+_POSTAL = re.compile(r"\d{5}")
+_SENTENCE_END = re.compile(r"[.!?]$")
+
+
+def _address_token_ok(tok: str) -> bool:
+    core = tok.strip(".()\"'").lower()
+    if not core:
+        return True
+    if core in _ADDR_WORDS or core.rstrip(".") in _ABBREV:
+        return True
+    if any(ch.isdigit() for ch in core):
+        return len(core) <= 12
+    if tok[:1].isupper():
+        return not is_stopword(core) or core in {
+            "jakarta",
+            "bandung",
+            "surabaya",
+            "medan",
+            "semarang",
+            "yogyakarta",
+            "bali",
+            "denpasar",
+            "makassar",
+            "malang",
+            "bogor",
+            "depok",
+            "tangerang",
+            "bekasi",
+            "solo",
+            "palembang",
+            "batam",
+            "indonesia",
+        }
+    return False
+
+
+@register("address")
+def address(text: str, spec: RecognizerSpec) -> Iterator[Span]:
+    score = float(spec.options.get("score", 0.75))  # type: ignore[arg-type]
+    max_len = int(spec.options.get("max_length", 200))  # type: ignore[call-overload]
+    pos = 0
+    while m := _STREET_START.search(text, pos):
+        start = m.start()
+        end = m.end()
+        last_good = end
+        words = 0
+        limit = min(len(text), start + max_len)
+        for t in _TOKEN.finditer(text, m.end(), limit):
+            tok = t.group(0)
+            if tok.isspace():
+                if "\n" in tok:
+                    break
+                continue
+            if tok in ",;":
+                continue
+            if not _address_token_ok(tok):
+                break
+            words += 1
+            last_good = t.end()
+            core = tok.rstrip(".").lower()
+            if _SENTENCE_END.search(tok) and core not in _ABBREV and not _POSTAL.fullmatch(core):
+                last_good = t.end() - 1
+                break
+            if _POSTAL.fullmatch(tok.rstrip(".")):
+                last_good = t.start() + 5
+                break
+        pos = max(last_good, m.end())
+        if words >= 1:
+            yield start, last_good, score

@@ -1,0 +1,411 @@
+"""Validator functions, registered by name so the YAML can refer to them.
+
+A validator receives the matched text and returns False to reject it, True to keep
+it as matched, or a Verdict that changes its score or trims its span."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
+
+import phonenumbers
+from stdnum import luhn
+from stdnum.exceptions import ValidationError
+from stdnum.id import nik as std_nik
+
+from .names import is_given_name, is_stopword
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    score: float | None = None
+    trim_start: int = 0
+    trim_end: int = 0
+    entity: str | None = None
+
+
+Result = bool | Verdict
+Validator = Callable[[str], Result]
+
+VALIDATORS: dict[str, Validator] = {}
+
+
+def register(name: str) -> Callable[[Validator], Validator]:
+    def deco(fn: Validator) -> Validator:
+        if name in VALIDATORS:
+            raise ValueError(f"validator {name!r} registered twice")
+        VALIDATORS[name] = fn
+        return fn
+
+    return deco
+
+
+def get_validator(name: str) -> Validator:
+    try:
+        return VALIDATORS[name]
+    except KeyError:
+        raise KeyError(f"unknown validator {name!r}; known: {sorted(VALIDATORS)}") from None
+
+
+_NON_DIGIT = re.compile(r"\D")
+
+
+def digits(value: str) -> str:
+    return _NON_DIGIT.sub("", value)
+
+
+# Province codes of the NIK. Checked softly: a number from a province missing here
+# (new provinces appear faster than published tables) keeps a lower score.
+_PROVINCES = frozenset(
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "16",
+        "17",
+        "18",
+        "19",
+        "21",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "51",
+        "52",
+        "53",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "72",
+        "73",
+        "74",
+        "75",
+        "76",
+        "81",
+        "82",
+        "91",
+        "92",
+        "93",
+        "94",
+        "95",
+        "96",
+        "97",
+    ]
+)
+
+
+def nik_score(number: str) -> float | None:
+    """Score a 16-digit string as a NIK: None when its structure rules it out."""
+    if len(number) != 16 or number[2:4] == "00" or number[12:] == "0000":
+        return None
+    if number[:2] < "11":
+        return None
+    try:
+        std_nik.get_birth_date(number)
+    except ValidationError:
+        return None
+    return 0.7 if number[:2] in _PROVINCES else 0.5
+
+
+@register("nik")
+def validate_nik(value: str) -> Result:
+    score = nik_score(digits(value))
+    return False if score is None else Verdict(score=score)
+
+
+@register("npwp")
+def validate_npwp(value: str) -> Result:
+    d = digits(value)
+    if len(d) == 15:
+        return luhn.is_valid(d[:9])
+    if len(d) == 16 and d.startswith("0"):
+        return luhn.is_valid(d[:10])
+    if len(d) == 22:
+        # NITKU: the taxpayer's 16-digit NPWP followed by a 6-digit place-of-business code
+        head = d[:16]
+        return luhn.is_valid(head[:10]) if head.startswith("0") else nik_score(head) is not None
+    return False
+
+
+_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[5]|6(?:011|5|4[4-9]|2))")
+
+
+@register("credit_card")
+def validate_card(value: str) -> Result:
+    d = digits(value)
+    if not 13 <= len(d) <= 19 or not _CARD_PREFIX.match(d) or len(set(d)) < 2:
+        return False
+    return luhn.is_valid(d)
+
+
+@register("bank_account")
+def validate_bank_account(value: str) -> Result:
+    d = digits(value)
+    return 8 <= len(d) <= 16 and len(set(d)) > 2
+
+
+_ID_MOBILE = re.compile(r"^8[1-9]\d{7,10}$")
+
+
+@register("phone")
+def validate_phone(value: str) -> Result:
+    d = digits(value)
+    stripped = value.lstrip("( ")
+    if stripped.startswith("+") or stripped.startswith("00"):
+        try:
+            parsed = phonenumbers.parse("+" + d[2:] if stripped.startswith("00") else value, None)
+        except phonenumbers.NumberParseException:
+            return False
+        return phonenumbers.is_valid_number(parsed)
+    if d.startswith("62"):
+        national = d[2:]
+    elif d.startswith("0"):
+        national = d[1:]
+    else:
+        return False
+    if _ID_MOBILE.match(national):
+        return True
+    if national.startswith("8"):
+        return False
+    try:
+        parsed = phonenumbers.parse("0" + national, "ID")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(parsed) and 8 <= len(national) <= 11
+
+
+@register("ip")
+def validate_ip(value: str) -> Result:
+    try:
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return not (addr.version == 4 and value.count(".") != 3)
+
+
+_MONTHS = {
+    m: i + 1
+    for names in (
+        "januari februari maret april mei juni juli agustus september oktober november desember",
+        "january february march april may june july august september october november december",
+        "jan feb mar apr may jun jul aug sep oct nov dec",
+        "jan feb mar apr mei jun jul agu sep okt nov des",
+    )
+    for i, m in enumerate(names.split())
+}
+_NUM_DATE = re.compile(r"(\d{1,4})[-/. ](\d{1,2})[-/. ](\d{2,4})")
+_WORD_DATE = re.compile(r"(\d{1,2})\s+([A-Za-z]+)\.?,?\s+(\d{4})")
+_EN_DATE = re.compile(r"([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})")
+
+
+def _plausible(year: int, month: int, day: int) -> bool:
+    if year < 100:
+        year += 1900 if year > 30 else 2000
+    try:
+        born = dt.date(year, month, day)
+    except ValueError:
+        return False
+    return 1900 <= born.year <= dt.date.today().year
+
+
+@register("date")
+def validate_date(value: str) -> Result:
+    if m := _NUM_DATE.fullmatch(value):
+        a, b, c = (int(x) for x in m.groups())
+        if len(m.group(1)) == 4:
+            return _plausible(a, b, c)
+        return _plausible(c, b, a) or _plausible(c, a, b)
+    if m := _WORD_DATE.fullmatch(value):
+        month = _MONTHS.get(m.group(2).lower())
+        return month is not None and _plausible(int(m.group(3)), month, int(m.group(1)))
+    if m := _EN_DATE.fullmatch(value):
+        month = _MONTHS.get(m.group(1).lower())
+        return month is not None and _plausible(int(m.group(3)), month, int(m.group(2)))
+    return False
+
+
+def shannon_entropy(value: str) -> float:
+    if not value:
+        return 0.0
+    counts: dict[str, int] = {}
+    for ch in value:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+@register("high_entropy")
+def validate_entropy(value: str) -> Result:
+    classes = sum(
+        (
+            any(c.islower() for c in value),
+            any(c.isupper() for c in value),
+            any(c.isdigit() for c in value),
+        )
+    )
+    return len(value) >= 16 and classes >= 2 and shannon_entropy(value) >= 3.3
+
+
+@register("password")
+def validate_password(value: str) -> Result:
+    # "password saya lupa" is a complaint, not a password: reject plain dictionary words
+    # in lower case; real passwords mix classes or carry digits/symbols.
+    if value.lower() in _PASSWORD_NOISE:
+        return False
+    return not (value.isalpha() and value.islower() and len(value) < 12)
+
+
+_PASSWORD_NOISE = frozenset(
+    [
+        "saya",
+        "anda",
+        "kamu",
+        "nya",
+        "baru",
+        "lama",
+        "lupa",
+        "salah",
+        "benar",
+        "sudah",
+        "belum",
+        "tidak",
+        "bisa",
+        "yang",
+        "untuk",
+        "reset",
+        "your",
+        "my",
+        "the",
+        "is",
+        "was",
+        "has",
+        "have",
+        "been",
+        "not",
+        "wrong",
+        "forgot",
+        "expired",
+        "changed",
+        "ganti",
+        "kami",
+        "dia",
+    ]
+)
+
+_PERSONAL_PARAMS = frozenset(
+    [
+        "email",
+        "e-mail",
+        "mail",
+        "phone",
+        "hp",
+        "no_hp",
+        "nohp",
+        "tel",
+        "telp",
+        "telepon",
+        "wa",
+        "whatsapp",
+        "msisdn",
+        "mobile",
+        "name",
+        "nama",
+        "fullname",
+        "full_name",
+        "first_name",
+        "last_name",
+        "nik",
+        "ktp",
+        "npwp",
+        "token",
+        "access_token",
+        "auth",
+        "key",
+        "apikey",
+        "api_key",
+        "password",
+        "pass",
+        "pwd",
+        "user",
+        "username",
+        "userid",
+        "user_id",
+        "uid",
+        "customer",
+        "dob",
+        "alamat",
+        "address",
+        "session",
+        "sessionid",
+        "sid",
+        "id_token",
+        "code",
+    ]
+)
+
+
+@register("personal_url")
+def validate_url(value: str) -> Result:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    if not parts.query:
+        return False
+    for key, val in parse_qsl(parts.query, keep_blank_values=False):
+        k = key.lower()
+        if k in _PERSONAL_PARAMS or "@" in val or (len(digits(val)) >= 9 and val[:1] in "+06"):
+            return True
+    return False
+
+
+_NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’.-]*")
+
+
+@register("person_name")
+def validate_person(value: str) -> Result:
+    """Keep leading tokens that look like a name: capitalised and not a common word,
+    or any given name from the gazetteer (chat is often written in lower case)."""
+    end = 0
+    kept = 0
+    for m in _NAME_TOKEN.finditer(value):
+        tok = m.group(0).rstrip(".")
+        if is_stopword(tok):
+            break
+        if not (tok[:1].isupper() or is_given_name(tok)):
+            break
+        if kept == 0 and tok[:1].islower() and not is_given_name(tok):
+            break
+        kept += 1
+        end = m.start() + len(tok)
+    if kept == 0:
+        return False
+    return Verdict(trim_end=len(value) - end)
+
+
+@register("person_strict")
+def validate_person_strict(value: str) -> Result:
+    """For an explicit label such as "Nama:": keep every word up to a common word."""
+    end = 0
+    kept = 0
+    for m in _NAME_TOKEN.finditer(value):
+        tok = m.group(0).rstrip(".")
+        if is_stopword(tok) and not is_given_name(tok):
+            break
+        kept += 1
+        end = m.start() + len(tok)
+    if kept == 0:
+        return False
+    return Verdict(trim_end=len(value) - end)

@@ -1,0 +1,69 @@
+"""Bad input must neither crash the engine nor make it super-linear."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from privasi.pii import Detector, PiiInputError, decode_text
+
+ADVERSARIAL: dict[str, Callable[[int], str]] = {
+    "digits": lambda n: "7" * n,
+    "emails": lambda n: "a@a." * (n // 4),
+    "email_run": lambda n: "a@a.a" * (n // 5),
+    "dashes": lambda n: "-" * n,
+    "spaced_digits": lambda n: "1 " * (n // 2),
+    "dotted_digits": lambda n: "1." * (n // 2),
+    "phone_like": lambda n: "0812-" * (n // 5),
+    "honorifics": lambda n: "Pak Budi " * (n // 9),
+    "streets": lambda n: "Jl. A No. 1 " * (n // 12),
+    "colons": lambda n: "a:" * (n // 2),
+    "letters": lambda n: "x" * n,
+    "url": lambda n: "http://a.b/?" + "e=a@b&" * (n // 6),
+}
+
+
+def _best_of(detector: Detector, text: str, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        detector.detect(text)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+@pytest.mark.parametrize("kind", sorted(ADVERSARIAL))
+def test_adversarial_inputs_stay_linear(kind: str) -> None:
+    detector = Detector()
+    make = ADVERSARIAL[kind]
+    small = _best_of(detector, make(10_000))
+    large = _best_of(detector, make(100_000))
+    # linear would be 10x; 30x leaves room for noise and still fails on quadratic (100x)
+    assert large < 30 * max(small, 1e-4), f"{kind}: {small:.4f}s -> {large:.4f}s"
+
+
+def test_non_utf8_bytes_give_clear_error() -> None:
+    with pytest.raises(PiiInputError, match=r"not valid UTF-8.*offset 5"):
+        Detector().detect(b"halo \xff\xfe kak")
+    assert decode_text(b"saya Budi") == "saya Budi"
+
+
+def test_bytes_input_is_decoded() -> None:
+    assert Detector().detect(b"email a@contoh.id")
+
+
+def test_empty_and_whitespace() -> None:
+    d = Detector()
+    assert d.detect("") == []
+    assert d.detect(" \n\t ") == []
+
+
+def test_huge_input_finds_values_at_both_ends() -> None:
+    d = Detector()
+    filler = "lorem ipsum dolor sit amet " * 40_000  # about 1 MB
+    text = "email a@contoh.id " + filler + " WA 0812-3456-7890"
+    found = d.detect(text)
+    assert [f.entity_type for f in found] == ["EMAIL_ADDRESS", "PHONE_NUMBER"]
+    assert found[-1].end == len(text)
