@@ -17,5 +17,9 @@ def _load() -> dict[str, dict[str, str]]:
 COUNTRIES: dict[str, dict[str, str]] = _load()
 
 
-def country_name(code: str, lang: str) -> str:
-    return COUNTRIES[code][lang]
+def country_name(code: str, lang: str, in_sentence: bool = False) -> str:
+    """``in_sentence`` gives the form used inside running text ("in the United States")."""
+    names = COUNTRIES[code]
+    if in_sentence and f"{lang}_in_sentence" in names:
+        return names[f"{lang}_in_sentence"]
+    return names[lang]

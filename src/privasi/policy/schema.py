@@ -192,7 +192,7 @@ class Purpose(Model):
 
 class Recipient(Model):
     id: Ident
-    name: Text
+    name: Text | Localized  # a company name, or a described group ("payment processors")
     role: RecipientRole
     description: Localized | None = None
     countries: list[str] = Field(min_length=1)
@@ -234,6 +234,9 @@ class Recipient(Model):
                 "for entity types without a rule"
             )
         return self
+
+    def display(self, lang: str) -> str:
+        return self.name if isinstance(self.name, str) else self.name.get(lang)
 
     @property
     def abroad(self) -> list[str]:
