@@ -122,3 +122,48 @@ def db(settings: Settings) -> Iterator[Database]:
     database = Database(settings.db_url)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    from privasi.app import create_app
+
+    return create_app(settings, db=db)
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+class OrgHandle:
+    """An organisation made for a test, with an all-scopes API key."""
+
+    def __init__(self, org_id: str, slug: str, token: str) -> None:
+        self.id = org_id
+        self.slug = slug
+        self.token = token
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def make_org(db: Database):  # type: ignore[no-untyped-def]
+    from privasi.orgs import service as orgs
+    from privasi.orgs.permissions import ALL_PERMISSIONS
+
+    def factory(slug: str, role: str = "controller", scopes: object = None) -> OrgHandle:
+        with db.session(system=True) as s:
+            org = orgs.create_org(s, slug, slug.title(), role=role)
+        with db.session(org.id) as s:
+            _, token = orgs.create_api_key(
+                s, name="test", scopes=scopes or sorted(ALL_PERMISSIONS)  # type: ignore[arg-type]
+            )
+        return OrgHandle(org.id, slug, token)
+
+    return factory

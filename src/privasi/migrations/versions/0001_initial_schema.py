@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:28:50.441884
+Create Date: 2026-11-21 23:31:28.603713
 """
 
 from __future__ import annotations
@@ -68,6 +68,22 @@ def upgrade() -> None:
     with op.batch_alter_table('hosting_grants', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_hosting_grants_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_hosting_grants_processor_org_id'), ['processor_org_id'], unique=False)
+
+    op.create_table('idempotency_keys',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('status_code', sa.Integer(), nullable=False),
+    sa.Column('response', sa.JSON(), nullable=False),
+    sa.Column('created_at', privasi.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('org_id', sa.String(length=36), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_idempotency_keys_org_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
+    sa.UniqueConstraint('org_id', 'key', name='uq_idempotency_keys_org_key')
+    )
+    with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_idempotency_keys_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_idempotency_keys_org_id'), ['org_id'], unique=False)
 
     op.create_table('jobs',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -153,6 +169,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_jobs_org_id'))
 
     op.drop_table('jobs')
+    with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_idempotency_keys_org_id'))
+        batch_op.drop_index(batch_op.f('ix_idempotency_keys_created_at'))
+
+    op.drop_table('idempotency_keys')
     with op.batch_alter_table('hosting_grants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_hosting_grants_processor_org_id'))
         batch_op.drop_index(batch_op.f('ix_hosting_grants_org_id'))

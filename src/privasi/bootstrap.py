@@ -1,0 +1,87 @@
+"""First run and every run after: data dir, schema, keys, the demo organisation and its owner.
+
+Idempotent: a second run reuses what exists (same keys, same data) and creates nothing new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from privasi.config import Settings
+from privasi.db import Database
+from privasi.migrate import upgrade
+from privasi.orgs import service as orgs
+from privasi.orgs.models import StaffRole, StaffUser
+
+DEMO_SLUG = "digimetalab"
+DEMO_OWNER = "owner@digimetalab.example"
+
+
+@dataclass
+class InitResult:
+    org_slug: str | None
+    owner_email: str | None
+    one_time_password: str | None  # None once the owner has chosen a password
+    created: bool
+
+
+def demo_policy_path(settings: Settings) -> Path:
+    return settings.demo_policy or Path("examples") / f"{DEMO_SLUG}.yaml"
+
+
+def initialise(settings: Settings, *, demo: bool = True) -> InitResult:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.resolved_secret_key()
+    upgrade(settings.db_url)
+    _open_vault(settings)
+    if not demo:
+        return InitResult(None, None, None, False)
+    db = Database(settings.db_url)
+    try:
+        return _demo(settings, db)
+    finally:
+        db.dispose()
+
+
+def _open_vault(settings: Settings) -> None:
+    try:
+        from privasi.vault.service import Vault
+    except ImportError:
+        return
+    Vault.from_settings(settings)
+
+
+def _demo(settings: Settings, db: Database) -> InitResult:
+    created = False
+    with db.session(system=True) as s:
+        org = orgs.find_org_by_slug(s, DEMO_SLUG)
+        if org is None:
+            name, time_zone, role = _demo_identity(settings)
+            org = orgs.create_org(s, DEMO_SLUG, name, time_zone=time_zone, role=role)
+            created = True
+        org_id = org.id
+    with db.session(org_id) as s:
+        owner = s.scalar(select(StaffUser).where(StaffUser.role == StaffRole.owner.value))
+        if owner is None:
+            owner, one_time = orgs.create_staff(
+                s, settings, email=DEMO_OWNER, role=StaffRole.owner.value, name="Demo owner"
+            )
+            created = True
+        else:
+            one_time = orgs.pending_password(settings, owner)
+        return InitResult(DEMO_SLUG, owner.email, one_time, created)
+
+
+def _demo_identity(settings: Settings) -> tuple[str, str, str]:
+    """Name, time zone and role of the demo organisation, from its policy file when present."""
+    path = demo_policy_path(settings)
+    if path.exists():
+        from privasi.policy.loader import load_policy
+
+        policy = load_policy(path)
+        o = policy.organisation
+        return (o.brand or o.legal_name, o.time_zone, o.role.value)
+    return ("Digimetalab", "Asia/Makassar", "controller")

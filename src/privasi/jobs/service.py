@@ -1,0 +1,155 @@
+"""Enqueue, claim and finish jobs.
+
+Claiming is the only contended step. On PostgreSQL, ``FOR UPDATE SKIP LOCKED`` lets several workers
+take disjoint batches; on SQLite one writer at a time is the rule anyway. A claimed job carries a
+lease (``locked_until``): if its worker dies, the job becomes claimable again when the lease runs
+out, so handlers must be idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from privasi.db import Database, PrivasiSession, utcnow
+from privasi.errors import NotFound
+from privasi.jobs.models import Job
+
+log = logging.getLogger("privasi.jobs")
+LEASE = timedelta(minutes=5)
+
+Handler = Callable[[Database, Job], dict[str, Any] | None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register the function that runs jobs of ``kind``; later domains add theirs the same way."""
+
+    def register(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def enqueue(
+    session: PrivasiSession,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    org_id: str | None = None,
+    due_at: datetime | None = None,
+    dedupe_key: str | None = None,
+    max_attempts: int = 8,
+) -> Job:
+    """Add a job in the caller's transaction; with a ``dedupe_key`` an existing job is returned."""
+    if dedupe_key is not None:
+        existing = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
+        if existing is not None:
+            return existing
+    job = Job(
+        kind=kind,
+        payload=payload or {},
+        org_id=org_id if org_id is not None else session.org_id,
+        due_at=due_at or utcnow(),
+        dedupe_key=dedupe_key,
+        max_attempts=max_attempts,
+    )
+    nested = session.begin_nested()
+    session.add(job)
+    try:
+        nested.commit()
+    except IntegrityError:
+        nested.rollback()
+        existing = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
+        if existing is None:
+            raise
+        return existing
+    return job
+
+
+def claim(db: Database, worker_id: str, limit: int = 10) -> list[Job]:
+    """Take up to ``limit`` due jobs for this worker, in due order."""
+    now = utcnow()
+    with db.session(system=True) as session:
+        query = (
+            select(Job)
+            .where(
+                or_(
+                    and_(Job.state == "pending", Job.due_at <= now),
+                    and_(Job.state == "running", Job.locked_until < now),
+                )
+            )
+            .order_by(Job.due_at)
+            .limit(limit)
+        )
+        if db.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        jobs = list(session.scalars(query))
+        for job in jobs:
+            job.state = "running"
+            job.locked_by = worker_id
+            job.locked_until = now + LEASE
+            job.attempts += 1
+        return jobs
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = min(3600.0, 5.0 * 2 ** (attempts - 1))
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311 (jitter, not security)
+
+
+def run_one(db: Database, job: Job, worker_id: str) -> str:
+    """Run a claimed job and record the outcome; returns the new state."""
+    fn = HANDLERS.get(job.kind)
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    if fn is None:
+        error = f"no handler for job kind '{job.kind}'"
+    else:
+        try:
+            result = fn(db, job)
+        except Exception as exc:
+            # The type only: messages from handlers may quote personal data.
+            error = type(exc).__name__
+            log.exception("job failed", extra={"job_id": job.id, "kind": job.kind})
+    with db.session(system=True) as session:
+        row = session.get(Job, job.id)
+        if row is None or row.locked_by != worker_id:
+            return "lost"  # the lease ran out and another worker owns it now
+        row.locked_by = None
+        row.locked_until = None
+        if error is None:
+            row.state = "done"
+            row.result = result
+            row.finished_at = utcnow()
+            row.last_error = None
+        elif row.attempts >= row.max_attempts or fn is None:
+            row.state = "failed"
+            row.last_error = error
+            row.finished_at = utcnow()
+        else:
+            row.state = "pending"
+            row.last_error = error
+            row.due_at = utcnow() + _backoff(row.attempts)
+        return row.state
+
+
+def get_job(session: PrivasiSession, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound("job not found")
+    return job
+
+
+def counts(session: PrivasiSession) -> dict[str, int]:
+    from sqlalchemy import func
+
+    rows = session.execute(select(Job.state, func.count()).group_by(Job.state))
+    return {state: int(n) for state, n in rows}
