@@ -61,8 +61,10 @@ class Phrases:
         conj = self(f"list.{word}")
         if len(items) == 2:
             return f"{items[0]} {conj} {items[1]}"
-        comma = "," if self.lang == "id" else ""
-        return f"{', '.join(items[:-1])}{comma} {conj} {items[-1]}"
+        # Items that hold commas themselves are kept apart with semicolons.
+        sep = "; " if any("," in i for i in items) else ", "
+        last = sep.strip() if sep == "; " or self.lang == "id" else ""
+        return f"{sep.join(items[:-1])}{last} {conj} {items[-1]}"
 
     def period(self, period: Period) -> str:
         if period.is_zero:

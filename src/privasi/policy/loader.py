@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from privasi.errors import ValidationFailed
 from privasi.policy.checks import Path as FieldPath
 from privasi.policy.checks import cross_check
-from privasi.policy.schema import CURRENT_SCHEMA_VERSION, Policy
+from privasi.policy.schema import CURRENT_SCHEMA_VERSION, Model, Policy
 
 UpgradeStep = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -152,7 +152,20 @@ def _from_pydantic(exc: ValidationError, source: str, lines: dict[FieldPath, int
 
 def _is_tag(part: str | int) -> bool:
     # pydantic adds the branch of a union or a constraint name to the location; not a field.
-    return isinstance(part, str) and (part.startswith(("function-", "constrained-")) or "[" in part)
+    if not isinstance(part, str):
+        return False
+    return part in _MODEL_NAMES or part.startswith(("function-", "constrained-")) or "[" in part
+
+
+def _model_names(cls: type) -> set[str]:
+    names = {cls.__name__}
+    sub: type
+    for sub in cls.__subclasses__():
+        names |= _model_names(sub)
+    return names
+
+
+_MODEL_NAMES = _model_names(Model) | {"str", "int", "bool", "float"}
 
 
 def _path_text(path: FieldPath) -> str:

@@ -384,7 +384,7 @@ class Security(Model):
 
 
 class Breach(Model):
-    contacts: list[Email] = Field(min_length=1)
+    contacts: list[Email | Url] = Field(min_length=1)  # who handles an incident
     authority: Authority | None = None  # defaults to the supervisory authority
     channels: list[NoticeChannel] = Field(min_length=1)
     notify_business_users: bool = False  # processor: tell the controller without undue delay
