@@ -39,10 +39,6 @@ class Metrics:
         )
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class RequestMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
         self.app = app
@@ -70,18 +66,30 @@ class RequestMiddleware:
 
         received = 0
         response_started = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # Past the limit, answer 413 ourselves and tell the app the client has gone, so it
+            # stops reading; whatever it tries to send afterwards is dropped.
+            nonlocal received, rejected, response_started
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    raise _TooLarge
+                    rejected = True
+                    if not response_started:
+                        response_started = True
+                        status["code"] = 413
+                        await self._reject(scope, send, request_id)
+                    return {"type": "http.disconnect"}
             return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal response_started
+            if rejected:
+                return
             if message["type"] == "http.response.start":
                 response_started = True
                 status["code"] = message["status"]
@@ -94,10 +102,9 @@ class RequestMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_id)
-        except _TooLarge:
-            if not response_started:
-                await self._reject(scope, send, request_id)
-            status["code"] = 413
+        except Exception:
+            if not rejected:
+                raise
         finally:
             self._observe(scope, status["code"], started)
             request_id_var.reset(token)

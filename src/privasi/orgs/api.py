@@ -28,7 +28,7 @@ def update_org(body: schemas.OrgUpdate, ctx: Ctx = ctx_for("org.manage")) -> obj
 @router.get("/orgs/hosted", response_model=list[schemas.HostedOrgOut])
 def list_hosted(ctx: Ctx = ctx_for("org.read")) -> object:
     """Organisations this processor may act in (pass one's slug in the Privasi-Organization header)."""
-    return orgs.hosted_orgs(ctx.session, ctx.principal.home_org_id)
+    return orgs.hosted_orgs(ctx.state("db"), ctx.principal.home_org_id)
 
 
 @router.get("/staff", response_model=list[schemas.StaffOut])

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from privasi.config import Settings
-from privasi.db import PrivasiSession, utcnow
+from privasi.db import Database, PrivasiSession, utcnow
 from privasi.errors import Conflict, Forbidden, Locked, NotFound, Unauthenticated, ValidationFailed
 from privasi.orgs.models import (
     ApiKey,
@@ -548,7 +548,14 @@ def active_grant(
     )
 
 
-def hosted_orgs(system: PrivasiSession, processor_org_id: str) -> list[Organisation]:
+def hosted_orgs(db: Database, processor_org_id: str) -> list[Organisation]:
+    """Organisations that granted this processor access: a deliberate cross-tenant read, so it runs
+    in a system session and returns only organisations with an active grant to this processor."""
+    with db.session(system=True) as system:
+        return _hosted_orgs(system, processor_org_id)
+
+
+def _hosted_orgs(system: PrivasiSession, processor_org_id: str) -> list[Organisation]:
     rows = system.scalars(
         select(Organisation)
         .join(HostingGrant, HostingGrant.org_id == Organisation.id)

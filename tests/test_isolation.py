@@ -1,0 +1,156 @@
+"""Tenant isolation across every route of the app.
+
+The matrix below names every mounted route. A route added without an entry fails
+``test_every_route_is_in_the_matrix``, so isolation is decided for each route when it is written.
+For each resource route, a key of organisation B asks for organisation A's resource and must get 404;
+for each list route, nothing of A may appear in B's answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+from fastapi.routing import APIRoute
+
+from privasi.orgs import service as orgs
+
+
+@dataclass
+class Case:
+    kind: str  # public | web | list | resource | own
+    resource: str | None = None  # which of A's objects fills the path parameter
+    body: dict | None = None
+    notes: str = ""
+    params: dict = field(default_factory=dict)
+
+
+MATRIX: dict[tuple[str, str], Case] = {
+    ("GET", "/healthz"): Case("public"),
+    ("GET", "/readyz"): Case("public"),
+    ("GET", "/metrics"): Case("public", notes="route templates and counts only"),
+    ("GET", "/api/v1/org"): Case("list"),
+    ("PATCH", "/api/v1/org"): Case("own", body={"name": "B renamed"}),
+    ("GET", "/api/v1/orgs/hosted"): Case("list"),
+    ("GET", "/api/v1/staff"): Case("list"),
+    ("POST", "/api/v1/staff"): Case("own", body={"email": "new@b.example", "role": "agent"}),
+    ("GET", "/api/v1/staff/{user_id}"): Case("resource", "staff"),
+    ("PATCH", "/api/v1/staff/{user_id}"): Case("resource", "staff", body={"name": "x"}),
+    ("POST", "/api/v1/staff/{user_id}/reset-password"): Case("resource", "staff"),
+    ("GET", "/api/v1/api-keys"): Case("list"),
+    ("POST", "/api/v1/api-keys"): Case("own", body={"name": "b", "scopes": ["org.read"]}),
+    ("GET", "/api/v1/api-keys/{key_id}"): Case("resource", "api_key"),
+    ("DELETE", "/api/v1/api-keys/{key_id}"): Case("resource", "api_key"),
+    ("GET", "/api/v1/hosting-grants"): Case("list"),
+    ("POST", "/api/v1/hosting-grants"): Case(
+        "own",
+        body={"processor_slug": "proc", "actions": ["org.read"], "instructions": "B's rules"},
+    ),
+    ("GET", "/api/v1/hosting-grants/{grant_id}"): Case("resource", "grant"),
+    ("DELETE", "/api/v1/hosting-grants/{grant_id}"): Case("resource", "grant"),
+}
+
+
+def _routes(app):
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+                yield method, route.path
+
+
+def _web(path: str) -> bool:
+    # Staff pages (covered by tests/web with sessions) and static files.
+    return path.startswith(("/admin", "/static"))
+
+
+def test_every_route_is_in_the_matrix(app):
+    missing = [
+        f"{m} {p}" for m, p in _routes(app) if (m, p) not in MATRIX and not _web(p)
+    ]
+    assert missing == [], "routes without an isolation decision: " + ", ".join(missing)
+
+
+@pytest.fixture
+def world(db, settings, make_org):
+    """Organisation A with one of everything, B with its own, and a processor that hosts neither."""
+    proc = make_org("proc", role="processor")
+    a = make_org("org-a")
+    b = make_org("org-b")
+    with db.session(a.id) as s:
+        staff, _ = orgs.create_staff(s, settings, email="secret-agent@a.example", role="agent")
+        key, _ = orgs.create_api_key(s, name="a-secret-key", scopes=["org.read"])
+    # A's grant goes to a second processor so B may still create one for "proc" in the matrix.
+    proc2 = make_org("proc-two", role="processor")
+    with db.session(a.id) as s:
+        grant = orgs.create_hosting_grant(
+            s,
+            processor=orgs.get_org_by_slug(s, "proc-two"),
+            actions=["org.read"],
+            instructions="A's instructions",
+            approved_subprocessors=[],
+        )
+    markers = [a.id, staff.id, staff.email, key.key_id, key.name, grant.id, "A's instructions"]
+    ids = {"staff": staff.id, "api_key": key.key_id, "grant": grant.id}
+    return {"a": a, "b": b, "proc": proc, "proc2": proc2, "ids": ids, "markers": markers}
+
+
+def _fill(path: str, value: str) -> str:
+    start = path.index("{")
+    end = path.index("}")
+    return path[:start] + value + path[end + 1 :]
+
+
+def test_b_cannot_reach_anything_of_a(client, app, world):
+    b = world["b"]
+    for method, path in _routes(app):
+        case = MATRIX.get((method, path))
+        if case is None or case.kind in {"public", "web"} or _web(path):
+            continue
+        url = path
+        if case.kind == "resource":
+            url = _fill(path, world["ids"][case.resource])
+        r = client.request(method, url, headers=b.headers, json=case.body)
+        text = r.text
+        if case.kind == "resource":
+            assert r.status_code == 404, f"{method} {path} gave {r.status_code}"
+        else:
+            assert r.status_code < 400, f"{method} {path}: {r.status_code} {text}"
+        for marker in world["markers"]:
+            assert marker not in text, f"{method} {path} leaked A's data"
+    # and A's objects are intact after B's attempts
+    a = world["a"]
+    staff = client.get(f"/api/v1/staff/{world['ids']['staff']}", headers=a.headers)
+    assert staff.status_code == 200 and staff.json()["name"] == ""
+    key = client.get(f"/api/v1/api-keys/{world['ids']['api_key']}", headers=a.headers).json()
+    assert key["revoked_at"] is None
+    grant = client.get(f"/api/v1/hosting-grants/{world['ids']['grant']}", headers=a.headers)
+    assert grant.json()["revoked_at"] is None
+    assert client.get("/api/v1/org", headers=a.headers).json()["name"] == "Org-A"
+
+
+def test_org_header_without_grant_is_404(client, world):
+    b = world["b"]
+    r = client.get("/api/v1/org", headers={**b.headers, "Privasi-Organization": "org-a"})
+    assert r.status_code == 404
+    r = client.get("/api/v1/org", headers={**b.headers, "Privasi-Organization": "no-such-org"})
+    assert r.status_code == 404
+    assert json.loads(r.text)["detail"] == "organisation not found"
+
+
+def test_hosting_grant_opens_exactly_what_it_lists(client, world):
+    proc2, a = world["proc2"], world["a"]
+    as_proc_in_a = {**proc2.headers, "Privasi-Organization": "org-a"}
+    r = client.get("/api/v1/org", headers=as_proc_in_a)
+    assert r.status_code == 200 and r.json()["id"] == a.id
+    # staff.read is not in the grant, even though proc2's key holds it at home
+    assert client.get("/api/v1/staff", headers=as_proc_in_a).status_code == 403
+    assert client.get("/api/v1/staff", headers=proc2.headers).status_code == 200
+    hosted = client.get("/api/v1/orgs/hosted", headers=proc2.headers).json()
+    assert [o["slug"] for o in hosted] == ["org-a"]
+    # the other processor has no grant from A
+    r = client.get("/api/v1/org", headers={**world["proc"].headers, "Privasi-Organization": "org-a"})
+    assert r.status_code == 404
+    # revoking closes it at once
+    client.delete(f"/api/v1/hosting-grants/{world['ids']['grant']}", headers=a.headers)
+    assert client.get("/api/v1/org", headers=as_proc_in_a).status_code == 404
