@@ -70,9 +70,9 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = Field(15, ge=1, description="lockout length")
     worker_in_process: bool = Field(True, description="`serve` runs the worker loop too")
     worker_interval_seconds: float = Field(5.0, gt=0, description="worker poll interval")
-    argon2_time_cost: int = Field(ARGON2_TIME_COST, ge=1)
-    argon2_memory_kib: int = Field(ARGON2_MEMORY_KIB, ge=8)
-    argon2_parallelism: int = Field(ARGON2_PARALLELISM, ge=1)
+    argon2_time_cost: int = Field(ARGON2_TIME_COST, ge=1, description="argon2id passes")
+    argon2_memory_kib: int = Field(ARGON2_MEMORY_KIB, ge=8, description="argon2id memory (KiB)")
+    argon2_parallelism: int = Field(ARGON2_PARALLELISM, ge=1, description="argon2id lanes")
     demo_policy: Path | None = Field(None, description="policy file of the demo organisation")
 
     @field_validator("log_level")

@@ -23,7 +23,11 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}")
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00)?(?:\d[\s().-]?){8,14}\d(?!\w)")
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn adds a copy of the message with terminal colours
+}
 
 
 def _fallback_redact(text: str) -> str:
