@@ -162,7 +162,9 @@ def make_org(db: Database):  # type: ignore[no-untyped-def]
             org = orgs.create_org(s, slug, slug.title(), role=role)
         with db.session(org.id) as s:
             _, token = orgs.create_api_key(
-                s, name="test", scopes=scopes or sorted(ALL_PERMISSIONS)  # type: ignore[arg-type]
+                s,
+                name="test",
+                scopes=scopes or sorted(ALL_PERMISSIONS),  # type: ignore[arg-type]
             )
         return OrgHandle(org.id, slug, token)
 

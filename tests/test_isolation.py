@@ -65,9 +65,7 @@ def _web(path: str) -> bool:
 
 
 def test_every_route_is_in_the_matrix(app):
-    missing = [
-        f"{m} {p}" for m, p in _routes(app) if (m, p) not in MATRIX and not _web(p)
-    ]
+    missing = [f"{m} {p}" for m, p in _routes(app) if (m, p) not in MATRIX and not _web(p)]
     assert missing == [], "routes without an isolation decision: " + ", ".join(missing)
 
 
@@ -149,7 +147,9 @@ def test_hosting_grant_opens_exactly_what_it_lists(client, world):
     hosted = client.get("/api/v1/orgs/hosted", headers=proc2.headers).json()
     assert [o["slug"] for o in hosted] == ["org-a"]
     # the other processor has no grant from A
-    r = client.get("/api/v1/org", headers={**world["proc"].headers, "Privasi-Organization": "org-a"})
+    r = client.get(
+        "/api/v1/org", headers={**world["proc"].headers, "Privasi-Organization": "org-a"}
+    )
     assert r.status_code == 404
     # revoking closes it at once
     client.delete(f"/api/v1/hosting-grants/{world['ids']['grant']}", headers=a.headers)

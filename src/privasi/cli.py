@@ -118,7 +118,11 @@ def serve(
             _print_welcome(settings, initialise(settings))
     logs.configure(settings.log_level)
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
     )
 
 

@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="address `privasi serve` binds to")
     port: int = Field(8000, ge=1, le=65535, description="port `privasi serve` listens on")
-    base_url: str | None = Field(None, description="public URL used in links; default from host/port")
+    base_url: str | None = Field(
+        None, description="public URL used in links; default from host/port"
+    )
     debug: bool = Field(False, description="tracebacks in responses; refused on non-loopback binds")
     log_level: str = Field("INFO", description="logging level")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="largest accepted request body")
@@ -133,7 +135,11 @@ class Settings(BaseSettings):
         rows = []
         for name, field in type(self).model_fields.items():
             rows.append(
-                {"env": f"PRIVASI_{name.upper()}", "default": field.default, "help": field.description}
+                {
+                    "env": f"PRIVASI_{name.upper()}",
+                    "default": field.default,
+                    "help": field.description,
+                }
             )
         return rows
 

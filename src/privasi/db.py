@@ -99,7 +99,7 @@ class TenantMixin:
     """Marks a table as belonging to one organisation; the scope listener does the rest."""
 
     @declared_attr
-    def org_id(cls) -> Mapped[str]:  # noqa: N805
+    def org_id(cls) -> Mapped[str]:
         return mapped_column(
             String(36), ForeignKey("organisations.id", ondelete="CASCADE"), index=True
         )
@@ -146,7 +146,7 @@ def _statement_tables(statement: Any) -> tuple[set[Table], bool]:
 
 
 def _is_orm(statement: Any) -> bool:
-    return statement._propagate_attrs.get("compile_state_plugin") == "orm"  # type: ignore[no-any-return]
+    return statement._propagate_attrs.get("compile_state_plugin") == "orm"
 
 
 def _check_insert_params(params: Any, org_id: str) -> None:
@@ -275,7 +275,9 @@ class Database:
         return session
 
     @contextmanager
-    def session(self, org_id: str | None = None, *, system: bool = False) -> Iterator[PrivasiSession]:
+    def session(
+        self, org_id: str | None = None, *, system: bool = False
+    ) -> Iterator[PrivasiSession]:
         """A unit of work: committed when the block ends, rolled back on any error."""
         session = self.new_session(org_id, system=system)
         try:

@@ -39,7 +39,7 @@ def _load_redactor() -> Callable[[str], str]:
         from privasi.pii import redact_for_log
     except ImportError:
         return _fallback_redact
-    return redact_for_log  # type: ignore[no-any-return]
+    return redact_for_log
 
 
 class PIIFilter(logging.Filter):

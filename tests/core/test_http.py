@@ -45,7 +45,9 @@ def test_body_limit_413(client, make_org, settings):
             yield b"x" * 1000
 
     r = client.post(
-        "/api/v1/api-keys", content=chunks(), headers={**acme.headers, "Content-Type": "application/json"}
+        "/api/v1/api-keys",
+        content=chunks(),
+        headers={**acme.headers, "Content-Type": "application/json"},
     )
     assert r.status_code == 413
 
@@ -61,7 +63,9 @@ def test_json_logs_drop_emails_and_phones():
     logs.configure("INFO", stream=stream)
     try:
         logging.getLogger("privasi.test").info(
-            "contact %s or %s", "budi.santoso@contoh.co.id", "+62 812-3456-7890",
+            "contact %s or %s",
+            "budi.santoso@contoh.co.id",
+            "+62 812-3456-7890",
             extra={"note": "reach rina@example.org"},
         )
     finally:

@@ -61,9 +61,10 @@ def _run_once(env: dict[str, str], port: int) -> str:
 @pytest.mark.slow
 def test_make_run_twice_reuses_everything(tmp_path):
     port = _free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("PRIVASI_")
-    } | {"PRIVASI_DATA_DIR": str(tmp_path / "var"), "PRIVASI_PORT": str(port)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRIVASI_")} | {
+        "PRIVASI_DATA_DIR": str(tmp_path / "var"),
+        "PRIVASI_PORT": str(port),
+    }
     first = _run_once(env, port)
     assert f"http://127.0.0.1:{port}/admin" in first
     assert f"http://127.0.0.1:{port}/docs" in first

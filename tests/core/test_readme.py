@@ -11,7 +11,9 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def test_every_setting_is_documented():
-    missing = [r["env"] for r in Settings(_env_file=None).describe() if f"`{r['env']}`" not in README]
+    missing = [
+        r["env"] for r in Settings(_env_file=None).describe() if f"`{r['env']}`" not in README
+    ]
     assert missing == []
 
 

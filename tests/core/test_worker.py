@@ -93,9 +93,7 @@ def test_concurrent_workers_share_without_overlap(db):
     with db.session(system=True) as s:
         for n in range(total):
             jobs.enqueue(s, "test.count", {"n": str(n)})
-    threads = [
-        threading.Thread(target=worker.tick, args=(db, f"w{i}", 7)) for i in range(4)
-    ]
+    threads = [threading.Thread(target=worker.tick, args=(db, f"w{i}", 7)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:

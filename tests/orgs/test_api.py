@@ -27,7 +27,9 @@ def test_org_and_staff_lifecycle(client, make_org):
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["type"] == "urn:privasi:problem:conflict"
 
-    r = client.patch(f"/api/v1/staff/{created['id']}", json={"role": "wizard"}, headers=acme.headers)
+    r = client.patch(
+        f"/api/v1/staff/{created['id']}", json={"role": "wizard"}, headers=acme.headers
+    )
     assert r.status_code == 422
 
 

@@ -39,11 +39,11 @@ class Ctx:
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_db(request: Request) -> Database:
-    return request.app.state.db  # type: ignore[no-any-return]
+    return request.app.state.db
 
 
 def truncated_client(request: Request) -> str | None:
@@ -75,9 +75,10 @@ def resolve_principal(request: Request, db: Database, settings: Settings) -> Pri
         else:
             from privasi.web import sessions as web_sessions
 
-            principal = web_sessions.principal_from_cookie(system, request, **context)
-            if principal is None:
+            from_cookie = web_sessions.principal_from_cookie(system, request, **context)
+            if from_cookie is None:
                 raise Unauthenticated("authentication required: an API key or a staff session")
+            principal = from_cookie
         return orgs.act_in(system, principal, request.headers.get(ORG_HEADER))
 
 

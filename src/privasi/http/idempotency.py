@@ -37,9 +37,7 @@ def _fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
-def run_idempotent(
-    ctx: Ctx, body: Any, produce: Callable[[], tuple[int, Any]]
-) -> JSONResponse:
+def run_idempotent(ctx: Ctx, body: Any, produce: Callable[[], tuple[int, Any]]) -> JSONResponse:
     """Run ``produce`` (returning status and payload) at most once per Idempotency-Key."""
     key = ctx.request.headers.get(HEADER)
     if key is None:

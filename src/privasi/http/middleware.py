@@ -119,7 +119,12 @@ class RequestMiddleware:
         # The route template, never the raw path: paths can carry identifiers.
         log.info(
             "request",
-            extra={"method": method, "route": template, "status": status, "ms": round(elapsed * 1000, 1)},
+            extra={
+                "method": method,
+                "route": template,
+                "status": status,
+                "ms": round(elapsed * 1000, 1),
+            },
         )
 
     async def _reject(self, scope: Scope, send: Send, request_id: str) -> None:

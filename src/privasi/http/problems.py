@@ -106,7 +106,12 @@ def install(app: FastAPI) -> None:
         type_name, title = _STATUS_TYPES.get(exc.status_code, ("http-error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) else title
         return problem_response(
-            request, exc.status_code, type_name, title, detail, headers=getattr(exc, "headers", None)
+            request,
+            exc.status_code,
+            type_name,
+            title,
+            detail,
+            headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(Exception)

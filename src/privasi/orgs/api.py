@@ -61,7 +61,9 @@ def update_staff(
 @router.post("/staff/{user_id}/reset-password", response_model=schemas.PasswordReset)
 def reset_password(user_id: str, ctx: Ctx = ctx_for("staff.manage")) -> object:
     user = orgs.get_staff(ctx.session, user_id)
-    return schemas.PasswordReset(one_time_password=orgs.reset_password(ctx.session, ctx.settings, user))
+    return schemas.PasswordReset(
+        one_time_password=orgs.reset_password(ctx.session, ctx.settings, user)
+    )
 
 
 @router.get("/api-keys", response_model=list[schemas.ApiKeyOut])
@@ -97,7 +99,9 @@ def list_grants(ctx: Ctx = ctx_for("hosting.read")) -> object:
 
 
 @router.post("/hosting-grants", response_model=schemas.HostingGrantOut, status_code=201)
-def create_grant(body: schemas.HostingGrantCreate, ctx: Ctx = ctx_for("hosting.manage")) -> JSONResponse:
+def create_grant(
+    body: schemas.HostingGrantCreate, ctx: Ctx = ctx_for("hosting.manage")
+) -> JSONResponse:
     def produce() -> tuple[int, object]:
         processor = orgs.get_org_by_slug(ctx.session, body.processor_slug)
         grant = orgs.create_hosting_grant(

@@ -109,7 +109,10 @@ def staff_list(org: OrgArg) -> None:
         table = Table("e-mail", "role", "active", "2FA", "last login")
         for u in orgs.list_staff(s):
             table.add_row(
-                u.email, u.role, "yes" if u.active else "no", "yes" if u.totp_enabled else "no",
+                u.email,
+                u.role,
+                "yes" if u.active else "no",
+                "yes" if u.totp_enabled else "no",
                 u.last_login_at.isoformat(timespec="minutes") if u.last_login_at else "-",
             )
         out.print(table)
@@ -177,7 +180,12 @@ def keys_list(org: OrgArg, as_json: Annotated[bool, typer.Option("--json")] = Fa
         keys = orgs.list_api_keys(s)
         if as_json:
             rows = [
-                {"key_id": k.key_id, "name": k.name, "scopes": k.scopes, "revoked": bool(k.revoked_at)}
+                {
+                    "key_id": k.key_id,
+                    "name": k.name,
+                    "scopes": k.scopes,
+                    "revoked": bool(k.revoked_at),
+                }
                 for k in keys
             ]
             print(json.dumps(rows))
@@ -185,7 +193,9 @@ def keys_list(org: OrgArg, as_json: Annotated[bool, typer.Option("--json")] = Fa
         table = Table("key id", "name", "scopes", "last used", "revoked")
         for k in keys:
             table.add_row(
-                k.key_id, k.name, ", ".join(k.scopes),
+                k.key_id,
+                k.name,
+                ", ".join(k.scopes),
                 k.last_used_at.isoformat(timespec="minutes") if k.last_used_at else "-",
                 "yes" if k.revoked_at else "",
             )

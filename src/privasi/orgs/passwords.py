@@ -12,7 +12,7 @@ from privasi.config import Settings
 
 # A hash to verify against when the account does not exist, so timing does not reveal which e-mail
 # addresses have accounts.
-_DUMMY_PASSWORD = "not-a-real-password"  # noqa: S105
+_DUMMY_PASSWORD = "not-a-real-password"
 
 
 class Passwords:
@@ -29,7 +29,9 @@ class Passwords:
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         try:
-            return self.hasher.verify(password_hash or self._dummy, password) and bool(password_hash)
+            return self.hasher.verify(password_hash or self._dummy, password) and bool(
+                password_hash
+            )
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

@@ -177,7 +177,9 @@ def create_staff(
         role=role,
         password_hash=Passwords(settings).hash(password),
         must_change_password=one_time is not None,
-        pending_password_enc=_box(settings, "pending-password").seal(one_time) if one_time else None,
+        pending_password_enc=_box(settings, "pending-password").seal(one_time)
+        if one_time
+        else None,
     )
     session.add(user)
     try:
@@ -224,7 +226,9 @@ def update_staff(
         try:
             new_role = StaffRole(role).value
         except ValueError as exc:
-            raise ValidationFailed("role must be owner, dpo, agent or auditor", field="role") from exc
+            raise ValidationFailed(
+                "role must be owner, dpo, agent or auditor", field="role"
+            ) from exc
         if user.role == StaffRole.owner and new_role != StaffRole.owner:
             _keep_an_owner(session, user)
         user.role = new_role
@@ -335,7 +339,9 @@ def start_totp_enrolment(
     secret = pyotp.random_base32()
     user.totp_secret_enc = _box(settings, "totp").seal(secret)
     session.flush()
-    uri = pyotp.TOTP(secret).provisioning_uri(name=f"{user.email} ({org_slug})", issuer_name=TOTP_ISSUER)
+    uri = pyotp.TOTP(secret).provisioning_uri(
+        name=f"{user.email} ({org_slug})", issuer_name=TOTP_ISSUER
+    )
     return secret, uri
 
 
@@ -565,9 +571,7 @@ def _hosted_orgs(system: PrivasiSession, processor_org_id: str) -> list[Organisa
     return list(rows)
 
 
-def act_in(
-    system: PrivasiSession, principal: Principal, target_slug: str | None
-) -> Principal:
+def act_in(system: PrivasiSession, principal: Principal, target_slug: str | None) -> Principal:
     """The principal narrowed to a hosted organisation, through an active hosting grant.
 
     An organisation without a grant answers 404, as if it did not exist, so a processor cannot probe
