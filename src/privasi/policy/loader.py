@@ -96,6 +96,9 @@ def parse_policy(text: str, source_name: str = "<policy>") -> Policy:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         message = f"YAML syntax error: {exc.problem or exc.context}"
+        if exc.context and exc.context_mark and exc.problem:
+            # The opening of an unclosed list or mapping is usually the line to fix.
+            message += f" ({exc.context} started at line {exc.context_mark.line + 1})"
         raise PolicyError([Problem(source_name, line, "", message)]) from None
     except yaml.YAMLError as exc:
         raise PolicyError([Problem(source_name, None, "", f"YAML error: {exc}")]) from None
