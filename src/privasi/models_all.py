@@ -1,7 +1,9 @@
 """Imports every table module so ``Base.metadata`` is complete (Alembic, tests, ``db upgrade``)."""
 
+from privasi.audit import models as audit_models
 from privasi.http import models as http_models
 from privasi.jobs import models as jobs_models
 from privasi.orgs import models as orgs_models
+from privasi.vault import models as vault_models
 
-__all__ = ["http_models", "jobs_models", "orgs_models"]
+__all__ = ["audit_models", "http_models", "jobs_models", "orgs_models", "vault_models"]

@@ -1,0 +1,1 @@
+"""Append-only, HMAC-chained audit trail per organisation. Use ``privasi.audit.service``."""

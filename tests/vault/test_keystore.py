@@ -1,0 +1,167 @@
+"""The key store: separation from the main database, version row, master key, cache, rotation."""
+
+from __future__ import annotations
+
+import base64
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select, update
+from tests.conftest import make_settings
+
+from privasi.config import Settings
+from privasi.db import Database
+from privasi.vault import master as master_keys
+from privasi.vault.keystore import KeyStoreMeta, WrappedKey
+from privasi.vault.service import MasterKeyMismatch, Vault, VaultError
+
+
+def _keystore_path(settings: Settings) -> Path:
+    return Path(settings.keys_url.removeprefix("sqlite:///"))
+
+
+def test_keys_live_in_the_key_store_not_the_main_database(
+    vault: Vault, db: Database, settings: Settings, org_id: str
+) -> None:
+    vault.encrypt_field(org_id, "ani", "Ani", aad="name")
+    vault.blind_index(org_id, "email", "ani@example.id")
+    main_tables = set(inspect(db.engine).get_table_names())
+    assert not {"vault_keys", "shred_journal", "keystore_meta"} & main_tables
+    with vault.keystore.session() as ks:
+        kinds = sorted(r.kind for r in ks.scalars(select(WrappedKey)))
+        meta = ks.get(KeyStoreMeta, 1)
+        assert meta is not None and meta.schema_version == 1
+        assert meta.master_key_id == vault.master_key_id
+    assert kinds == ["blind_index", "subject"]
+    assert stat.S_IMODE(_keystore_path(settings).stat().st_mode) == 0o600
+
+
+def test_wrapped_keys_are_not_the_raw_keys(vault: Vault, org_id: str) -> None:
+    vault.encrypt_field(org_id, "ani", "Ani", aad="name")
+    with vault.keystore.session() as ks:
+        row = ks.scalars(select(WrappedKey)).one()
+        wrapped = row.wrapped
+    _, raw = vault._key(org_id, "subject:ani", create=False)  # type: ignore[misc]
+    assert raw not in wrapped and len(wrapped) == 12 + 32 + 16
+
+
+def test_a_newer_key_store_schema_is_refused(vault: Vault, settings: Settings) -> None:
+    with vault.keystore.session() as ks:
+        ks.execute(update(KeyStoreMeta).values(schema_version=99))
+    with pytest.raises(VaultError, match="schema version 99"):
+        Vault.from_settings(settings)
+
+
+def test_wrong_master_key_is_refused_with_both_ids(
+    vault: Vault, settings: Settings, tmp_path: Path
+) -> None:
+    other = settings.model_copy(update={"master_key": base64.b64encode(b"o" * 32).decode()})
+    with pytest.raises(MasterKeyMismatch) as info:
+        Vault.from_settings(other)
+    assert vault.master_key_id in info.value.detail
+    assert master_keys.key_id(b"o" * 32) in info.value.detail
+
+
+def test_master_key_file_is_created_private_when_not_configured(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, master_key=None)
+    vault = Vault.from_settings(settings)
+    path = settings.data_dir / "master.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(base64.b64decode(path.read_text())) == 32
+    again = Vault.from_settings(settings)
+    assert again.master_key_id == vault.master_key_id
+    vault.close()
+    again.close()
+
+
+def test_bad_master_key_setting_is_explained(tmp_path: Path) -> None:
+    with pytest.raises(VaultError, match="32 bytes"):
+        Vault.from_settings(make_settings(tmp_path, master_key=base64.b64encode(b"short").decode()))
+
+
+def test_cache_is_bounded(settings: Settings, org_id: str) -> None:
+    vault = Vault.from_settings(settings)
+    vault._cache_size = 3
+    tokens = {f"s{i}": vault.encrypt_field(org_id, f"s{i}", f"v{i}", aad="f") for i in range(10)}
+    assert len(vault._cache) == 3
+    for subject, token in tokens.items():
+        assert vault.decrypt_field(org_id, subject, token, aad="f") == "v" + subject[1:]
+    vault.close()
+
+
+def test_rotation_with_key_file_replaces_the_file(tmp_path: Path, org_id_factory) -> None:
+    settings = make_settings(tmp_path, master_key=None)
+    vault = Vault.from_settings(settings)
+    org_id = org_id_factory
+    token = vault.encrypt_field(org_id, "ani", "Ani", aad="name")
+    index = vault.blind_index(org_id, "phone", "0812-1111-2222")
+    old_text = (settings.data_dir / "master.key").read_text()
+    result = vault.rotate_master_key()
+    assert result.rewrapped == 2 and result.old_key_id != result.new_key_id
+    assert (settings.data_dir / "master.key").read_text() != old_text
+    assert not (settings.data_dir / "master.key.next").exists()
+    vault.close()
+    reopened = Vault.from_settings(settings)
+    assert reopened.master_key_id == result.new_key_id
+    assert reopened.decrypt_field(org_id, "ani", token, aad="name") == "Ani"
+    assert reopened.blind_index(org_id, "phone", "+62 812 1111 2222") == index
+    reopened.close()
+
+
+def test_crash_after_rewrap_is_finished_on_next_open(tmp_path: Path, org_id_factory) -> None:
+    settings = make_settings(tmp_path, master_key=None)
+    vault = Vault.from_settings(settings)
+    token = vault.encrypt_field(org_id_factory, "ani", "Ani", aad="name")
+    new = master_keys.generate()
+    # The rotation wrote master.key.next and rewrapped, then the process died before the rename.
+    master_keys.write_private(settings.data_dir / "master.key.next", new)
+    vault.rewrap(new)
+    vault.close()
+    reopened = Vault.from_settings(settings)
+    assert reopened.master_key_id == master_keys.key_id(new)
+    assert master_keys.decode((settings.data_dir / "master.key").read_text()) == new
+    assert reopened.decrypt_field(org_id_factory, "ani", token, aad="name") == "Ani"
+    reopened.close()
+
+
+def test_crash_before_rewrap_drops_the_unused_next_key(tmp_path: Path, org_id_factory) -> None:
+    settings = make_settings(tmp_path, master_key=None)
+    vault = Vault.from_settings(settings)
+    before = vault.master_key_id
+    vault.close()
+    master_keys.write_private(settings.data_dir / "master.key.next", master_keys.generate())
+    reopened = Vault.from_settings(settings)
+    assert reopened.master_key_id == before
+    assert not (settings.data_dir / "master.key.next").exists()
+    reopened.close()
+
+
+def test_rotation_with_environment_key(settings: Settings, vault: Vault, org_id: str) -> None:
+    token = vault.encrypt_field(org_id, "ani", {"kota": "Bandung"}, aad="address")
+    new = master_keys.generate()
+    vault.rotate_master_key(new)
+    with pytest.raises(MasterKeyMismatch):
+        Vault.from_settings(settings)  # still configured with the old key
+    rotated = settings.model_copy(update={"master_key": master_keys.encode(new)})
+    reopened = Vault.from_settings(rotated)
+    assert reopened.decrypt_field(org_id, "ani", token, aad="address") == {"kota": "Bandung"}
+    reopened.close()
+
+
+def test_process_on_old_master_refuses_to_create_keys(
+    settings: Settings, vault: Vault, org_id: str
+) -> None:
+    stale = Vault.from_settings(settings)
+    vault.rotate_master_key(master_keys.generate())
+    with pytest.raises(MasterKeyMismatch):
+        stale.encrypt_field(org_id, "new-subject", "x", aad="f")
+    stale.close()
+
+
+@pytest.fixture
+def org_id_factory(db: Database) -> str:
+    from privasi.orgs import service as orgs
+
+    with db.session(system=True) as s:
+        return orgs.create_org(s, "warung-maju", "Warung Maju").id
