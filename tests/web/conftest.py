@@ -84,6 +84,8 @@ def csrf_of(response: Response) -> str:
 class Pages:
     """Drives the staff pages the way a browser would: read the form, post it back."""
 
+    csrf = staticmethod(csrf_of)
+
     def __init__(self, client: TestClient) -> None:
         self.client = client
 
@@ -127,6 +129,9 @@ class Pages:
         if response.headers["location"] == "/admin/login/totp":
             response = self.post_form("/admin/login/totp", {"code": staff.code(steps_ahead)})
         assert response.headers["location"] == "/admin", response.headers["location"]
+
+    def csrf_of_home(self) -> str:
+        return csrf_of(self.client.get("/admin"))
 
     def logout(self) -> Response:
         return self.post_form("/admin/logout", {}, page="/admin")

@@ -43,7 +43,8 @@ def current_staff(
 
 
 def forbidden(request: Request) -> Response:
-    return render(request, "error.html", {"error_key": "errors.csrf"}, status_code=403)
+    context = {"title_key": "errors.csrf.title", "body_key": "errors.csrf.body"}
+    return render(request, "error.html", context, status_code=403)
 
 
 def locked_minutes(exc: Locked) -> int:

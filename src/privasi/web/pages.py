@@ -150,7 +150,11 @@ def home(request: Request) -> Response:
         home_org = system.get(Organisation, user.org_id)
         acting_org = system.get(Organisation, principal.org_id)
         assert home_org is not None and acting_org is not None
-        hosted = orgs.hosted_orgs(system, home_org.id) if home_org.role == OrgRole.processor else []
+        hosted = (
+            orgs.hosted_orgs(db_of(request), home_org.id)
+            if home_org.role == OrgRole.processor
+            else []
+        )
         context = {
             "csrf_token": row.csrf_token,
             "staff": staff_view(system, user),
