@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.routing import APIRoute
 
 from privasi.orgs import service as orgs
+from privasi.policy import service as policies
+
+MINIMAL = Path(__file__).parent / "data" / "policies" / "minimal.yaml"
 
 
 @dataclass
@@ -48,6 +53,16 @@ MATRIX: dict[tuple[str, str], Case] = {
         body={"processor_slug": "proc", "actions": ["org.read"], "instructions": "B's rules"},
     ),
     ("GET", "/api/v1/hosting-grants/{grant_id}"): Case("resource", "grant"),
+    ("POST", "/api/v1/policies"): Case("own", body={"source": "B_POLICY"}),
+    ("GET", "/api/v1/policies"): Case("list"),
+    ("GET", "/api/v1/policies/current"): Case("list"),
+    ("GET", "/api/v1/policies/{version_id}"): Case("resource", "policy"),
+    ("POST", "/api/v1/policies/{version_id}/publish"): Case("resource", "policy", body={}),
+    ("GET", "/api/v1/policies/{version_id}/diff"): Case(
+        "resource", "policy", params={"against": "1"}
+    ),
+    ("GET", "/api/v1/policies/{version_id}/notice"): Case("resource", "policy"),
+    ("GET", "/api/v1/policies/{version_id}/ropa"): Case("resource", "policy"),
     ("DELETE", "/api/v1/hosting-grants/{grant_id}"): Case("resource", "grant"),
 }
 
@@ -88,9 +103,39 @@ def world(db, settings, make_org):
             instructions="A's instructions",
             approved_subprocessors=[],
         )
+    a_policy = _policy("org-a", "Alpha Hidden Holdings")
+    b_policy = _policy("org-b", "Beta Open Company")
+    versions = {}
+    for org, text in ((a, a_policy), (b, b_policy)):
+        with db.session(org.id) as s:
+            principal = orgs.system_principal(org.id)
+            versions[org.slug] = policies.create_draft(s, principal, text)
+            policies.publish(s, principal, versions[org.slug])
     markers = [a.id, staff.id, staff.email, key.key_id, key.name, grant.id, "A's instructions"]
-    ids = {"staff": staff.id, "api_key": key.key_id, "grant": grant.id}
-    return {"a": a, "b": b, "proc": proc, "proc2": proc2, "ids": ids, "markers": markers}
+    markers += [versions["org-a"].id, "Alpha Hidden Holdings"]
+    ids = {
+        "staff": staff.id,
+        "api_key": key.key_id,
+        "grant": grant.id,
+        "policy": versions["org-a"].id,
+    }
+    return {
+        "a": a,
+        "b": b,
+        "proc": proc,
+        "proc2": proc2,
+        "ids": ids,
+        "markers": markers,
+        "b_policy": b_policy,
+    }
+
+
+def _policy(slug: str, legal_name: str) -> str:
+    doc = yaml.safe_load(MINIMAL.read_text())
+    doc["organisation"]["slug"] = slug
+    doc["organisation"]["legal_name"] = legal_name
+    doc["organisation"]["brand"] = legal_name
+    return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
 
 
 def _fill(path: str, value: str) -> str:
@@ -108,7 +153,10 @@ def test_b_cannot_reach_anything_of_a(client, app, world):
         url = path
         if case.kind == "resource":
             url = _fill(path, world["ids"][case.resource])
-        r = client.request(method, url, headers=b.headers, json=case.body)
+        body = case.body
+        if body == {"source": "B_POLICY"}:
+            body = {"source": world["b_policy"]}
+        r = client.request(method, url, headers=b.headers, json=body, params=case.params)
         text = r.text
         if case.kind == "resource":
             assert r.status_code == 404, f"{method} {path} gave {r.status_code}"

@@ -30,6 +30,7 @@ log = logging.getLogger("privasi.app")
 # and fails on any route its isolation matrix does not cover.
 ROUTERS = [
     "privasi.orgs.api",
+    "privasi.policy.api",
     "privasi.audit.api",
     "privasi.vault.api",
     "privasi.web.pages",

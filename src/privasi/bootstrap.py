@@ -72,7 +72,21 @@ def _demo(settings: Settings, db: Database) -> InitResult:
             created = True
         else:
             one_time = orgs.pending_password(settings, owner)
-        return InitResult(DEMO_SLUG, owner.email, one_time, created)
+        result = InitResult(DEMO_SLUG, owner.email, one_time, created)
+    _publish_demo_policy(settings, db, org_id)
+    return result
+
+
+def _publish_demo_policy(settings: Settings, db: Database, org_id: str) -> None:
+    """Store and publish the demo policy file; an unchanged file is not stored twice."""
+    path = demo_policy_path(settings)
+    if not path.exists():
+        return
+    from privasi.policy import service as policies
+
+    policies.load_and_publish(
+        db, org_id, orgs.system_principal(org_id, "init"), path.read_text("utf-8"), path.name
+    )
 
 
 def _demo_identity(settings: Settings) -> tuple[str, str, str]:

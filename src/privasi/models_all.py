@@ -4,6 +4,7 @@ from privasi.audit import models as audit_models
 from privasi.http import models as http_models
 from privasi.jobs import models as jobs_models
 from privasi.orgs import models as orgs_models
+from privasi.policy import models as policy_models
 from privasi.vault import models as vault_models
 
-__all__ = ["audit_models", "http_models", "jobs_models", "orgs_models", "vault_models"]
+__all__ = ["audit_models", "http_models", "jobs_models", "orgs_models", "policy_models", "vault_models"]

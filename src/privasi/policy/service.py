@@ -144,7 +144,8 @@ def publish(
     effective_date: date | None = None,
     now: datetime | None = None,
 ) -> Published:
-    """Publish a draft from ``effective_date`` (default today where the organisation is).
+    """Publish a draft from ``effective_date`` (default: the file's own effective date, or today
+    where the organisation is if that has passed).
 
     The diff against the version in effect is returned so the caller can tell people about a
     material change before it takes effect (UU PDP Pasal 21(2)).
@@ -153,14 +154,14 @@ def publish(
         raise InvalidTransition(f"version {version.number} is already {version.status}")
     org = orgs.get_org(session, session.require_org())
     today = org_today(org, now)
-    effective = effective_date or today
+    policy = to_policy(session, version)
+    effective = effective_date or max(policy.effective_date, today)
     if effective < today:
         raise ValidationFailed(
             f"the effective date {effective.isoformat()} is in the past ({today.isoformat()} in "
             f"{org.time_zone})",
             field="effective_date",
         )
-    policy = to_policy(session, version)
     previous = current_version(session, now)
     diff = diff_policies(to_policy(session, previous), policy) if previous is not None else None
     document = dict(version.document)

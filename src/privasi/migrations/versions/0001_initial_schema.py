@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:33:33.753549
+Create Date: 2026-11-21 23:35:28.710444
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import privasi.db
+
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -235,6 +236,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_org_secrets_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "policy_versions",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("schema_version", sa.Integer(), nullable=False),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("document", sa.JSON(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("effective_date", sa.Date(), nullable=True),
+        sa.Column("published_at", privasi.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_by", sa.String(length=80), nullable=True),
+        sa.Column("published_by", sa.String(length=80), nullable=True),
+        sa.Column("created_at", privasi.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.String(length=36), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_policy_versions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_versions")),
+        sa.UniqueConstraint("org_id", "number", name="uq_policy_versions_org_number"),
+    )
+    with op.batch_alter_table("policy_versions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_policy_versions_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "staff_users",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
@@ -329,6 +357,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_users_org_id"))
 
     op.drop_table("staff_users")
+    with op.batch_alter_table("policy_versions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_policy_versions_org_id"))
+
+    op.drop_table("policy_versions")
     with op.batch_alter_table("org_secrets", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_org_secrets_org_id"))
 
