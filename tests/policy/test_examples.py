@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from privasi.policy import policy_from_dict, render_notice
+
 from .helpers import EXAMPLES, SEEDS, example, rendered
 
 SEED_FILES = {
@@ -283,3 +285,16 @@ def test_examples_expose_what_other_parts_read() -> None:
     assert [r.id for r in dml.retention_for(category="chat")] == ["chat"]
     assert example("tekino").organisation.role.value == "processor"
     assert example("aspire").category("financial").specific_kind is not None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stored_form_round_trips(name: str) -> None:
+    # Stored versions keep model_dump(mode="json"); loading it back must give the same policy.
+    policy = example(name)
+    assert policy_from_dict(policy.model_dump(mode="json")) == policy
+
+
+def test_html_fragment_for_embedding() -> None:
+    fragment = render_notice(example("aspire"), "id", "html", fragment=True)
+    assert fragment.startswith('<article class="privacy-notice" lang="id">')
+    assert "<html" not in fragment and "<style>" not in fragment

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from privasi.policy import PolicyError, load_policy, parse_policy
 
@@ -153,3 +154,13 @@ def test_problem_is_reported_as_structured_data() -> None:
     assert problem.path == "recipients[0].countries"
     assert problem.line == MINIMAL.splitlines().index("    countries: [SG]") + 1
     assert info.value.status == 422
+
+
+def test_direct_model_validation_also_runs_the_cross_checks() -> None:
+    from pydantic import ValidationError
+
+    from privasi.policy import Policy
+
+    raw = yaml.safe_load((POLICIES / "bad_sale.yaml").read_text("utf-8"))
+    with pytest.raises(ValidationError, match="never sell"):
+        Policy.model_validate(raw)

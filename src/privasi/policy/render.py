@@ -40,13 +40,18 @@ def _env(fmt: str) -> Environment:
     )
 
 
-def render_notice(policy: Policy, lang: str = "id", fmt: str = "html") -> str:
-    """The complete notice; ``lang`` is id or en, ``fmt`` is html or md."""
+def render_notice(
+    policy: Policy, lang: str = "id", fmt: str = "html", *, fragment: bool = False
+) -> str:
+    """The complete notice; ``lang`` is id or en, ``fmt`` is html or md.
+
+    ``fragment=True`` (html only) gives just the ``<article>``, to place inside a site's own page.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format '{fmt}' (use html or md)")
     t = Phrases(lang)
     template = _env(fmt).get_template(_TEMPLATES[fmt])
-    return template.render(n=build_notice(policy, t), t=t, lang=lang)
+    return template.render(n=build_notice(policy, t), t=t, lang=lang, fragment=fragment)
 
 
 def build_notice(policy: Policy, t: Phrases) -> dict[str, Any]:
