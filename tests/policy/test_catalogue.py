@@ -82,6 +82,9 @@ def test_lists_and_dates() -> None:
     assert Phrases("id").join(["a", "b", "c"]) == "a, b, dan c"
     assert Phrases("id").join(["a, b", "c"], "or") == "a, b atau c"
     assert Phrases("en").join(["x, y", "z", "w"]) == "x, y; z; and w"
+    assert Phrases("id").join(["Identitas dan kontak", "data WhatsApp"]) == (
+        "Identitas dan kontak, serta data WhatsApp"
+    )
     assert Phrases("id").date(date(2026, 8, 17)) == "17 Agustus 2026"
     assert Phrases("en").date(date(2026, 8, 17)) == "17 August 2026"
 

@@ -59,10 +59,15 @@ class Phrases:
         if len(items) <= 1:
             return "".join(items)
         conj = self(f"list.{word}")
-        if len(items) == 2:
-            return f"{items[0]} {conj} {items[1]}"
         # Items that hold commas themselves are kept apart with semicolons.
         sep = "; " if any("," in i for i in items) else ", "
+        if any(f" {conj} " in i for i in items):
+            # "Identitas dan kontak dan data WhatsApp" reads badly: Indonesian switches to
+            # "serta", English puts a comma before the last "and".
+            alt = self(f"list.{word}_alt")
+            return f"{sep.join(items[:-1])}{sep.rstrip()} {alt} {items[-1]}"
+        if len(items) == 2:
+            return f"{items[0]} {conj} {items[1]}"
         last = sep.strip() if sep == "; " or self.lang == "id" else ""
         return f"{sep.join(items[:-1])}{last} {conj} {items[-1]}"
 
