@@ -277,3 +277,36 @@ def test_login_events_are_logged_without_e_mail_addresses(
     for record in caplog.records:
         assert agent.email not in str(record.__dict__)
         assert "@" not in record.getMessage()
+
+
+def test_an_agent_may_turn_on_totp_and_is_then_asked_for_it(
+    client: TestClient, pages: Any, make_staff: Any
+) -> None:
+    agent = make_staff("agent")
+    pages.full_login(agent)
+    home = client.get("/admin")
+    assert 'href="/admin/mfa/setup"' in home.text and "Tidak aktif" in home.text
+
+    assert pages.enrol_totp(agent).headers["location"] == "/admin"
+    assert "Verifikasi dua langkah sudah aktif" in client.get("/admin").text
+    # Once on, the enrolment page is closed and the next login asks for a code.
+    assert client.get("/admin/mfa/setup", follow_redirects=False).headers["location"] == "/admin"
+    pages.logout()
+    assert pages.login(agent).headers["location"] == "/admin/login/totp"
+    assert pages.post_form("/admin/login/totp", {"code": agent.code(1)}).status_code == 303
+
+
+def test_signing_in_again_ends_the_previous_session(
+    client: TestClient, pages: Any, make_staff: Any
+) -> None:
+    dpo = make_staff("dpo", with_totp=True)
+    pages.login(dpo)  # stopped at the TOTP step, so the login page is still offered
+    first = client.cookies.get("privasi_session")
+    pages.login(dpo)
+    second = client.cookies.get("privasi_session")
+    assert first and second and first != second
+    client.cookies.clear()
+    client.cookies.set("privasi_session", first)
+    assert client.get("/admin/login/totp", follow_redirects=False).headers["location"] == (
+        "/admin/login"
+    )

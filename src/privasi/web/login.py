@@ -136,7 +136,11 @@ def login_submit(
             "staff password accepted",
             extra={"org_id": org_id, "user_id": user.id, "mfa_passed": passed},
         )
-        return after_step(request, settings, row, user, token)
+        response = after_step(request, settings, row, user, token)
+    # Signing in again (as someone else, perhaps) ends the session this browser had before.
+    with db.session(system=True) as system:
+        web_sessions.destroy(system, request.cookies.get(web_sessions.SESSION_COOKIE))
+    return response
 
 
 # --- second factor -----------------------------------------------------------------------------
@@ -231,10 +235,11 @@ def _mfa_page(
     lang = request_language(request)[0]
     qr = segno.make(uri, error="m").svg_inline(
         scale=5,
+        omitsize=True,
         border=2,
         light="#ffffff",
         dark="#111111",
-        svgclass="qr",
+        svgclass="qr-code",
         lineclass="qr-line",
         title="otpauth QR" if lang == "en" else "Kode QR otpauth",
     )
