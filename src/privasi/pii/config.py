@@ -70,6 +70,8 @@ class RecognizerSpec(_Strict):
     validator: str | None = None
     context: ContextWords = ContextWords()
     negative_context: list[str] = []
+    # words that rule a match out wherever they are in the window, not only when nearest
+    veto_context: list[str] = []
     retype: list[Retype] = []
     context_window: int = Field(default=40, ge=0, le=200)
     context_after: int = Field(default=0, ge=0, le=100)
@@ -124,6 +126,7 @@ class CompiledRecognizer:
     # lower-cased context word -> entity it implies, or None for a negative word
     word_entity: dict[str, str | None] = field(default_factory=dict)
     any_of: tuple[str, ...] = ()
+    veto_re: re.Pattern[str] | None = None
 
 
 def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
@@ -146,8 +149,12 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
     context_re = None
     if word_entity:
         context_re = re.compile(rf"(?<![a-z0-9])(?:{_word_regex(list(word_entity))})(?![a-z0-9])")
+    veto_re = None
+    if spec.veto_context:
+        veto_re = re.compile(rf"(?<![a-z0-9])(?:{_word_regex(spec.veto_context)})(?![a-z0-9])")
     return CompiledRecognizer(
         spec=spec,
+        veto_re=veto_re,
         patterns=patterns,
         context_re=context_re,
         word_entity=word_entity,

@@ -200,6 +200,10 @@ class Detector:
         spec = rec.spec
         entity = entity or spec.entity.value
         has_context = False
+        if rec.veto_re is not None and rec.veto_re.search(
+            lower, max(0, start - spec.context_window), start
+        ):
+            return None
         if rec.context_re is not None:
             window = lower[max(0, start - spec.context_window) : start]
             nearest = None

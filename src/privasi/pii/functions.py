@@ -55,13 +55,14 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
 # Address: a street marker starts it; it then runs over components while they look
 # like parts of an address, and stops at the first ordinary word.
 _STREET_START = re.compile(
-    r"(?<![\w])(?:(?i:jl|jln|jalan|gg|gang|komp|kompleks|komplek|perum|perumahan|"
-    r"apartemen|apt|ruko|dusun|dsn)\b\.?\s?(?=[A-Z0-9])"
+    r"(?<![\w])(?:(?P<lc>(?i:jl|jln|gg)\b\.?\s?(?=[a-z]))"
+    r"|(?i:jl|jln|jalan|gg|gang|komp|kompleks|komplek|perum|perumahan|"
+    r"apartemen|apt|ruko|dusun|dsn|gedung|gd|wisma|menara|graha)\b\.?\s?(?=[A-Z0-9])"
     r"|\d{1,5}[A-Za-z]?\s+(?=(?:[A-Z][a-z]+\s){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|"
     r"Boulevard|Blvd|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Crescent)\b))"
 )
 _TOKEN = re.compile(r"[^\s,;]+|[,;]|\s+")
-_ABBREV = frozenset(
+_ABBREV: frozenset[str] = frozenset(
     [
         "jl",
         "jln",
@@ -149,40 +150,67 @@ _ADDR_WORDS = frozenset(
         "floor",
     ]
 )
+_ABBREV |= frozenset(
+    ["jend", "jen", "letjen", "mayjen", "brigjen", "kol", "ir", "kh", "prof", "gd"]
+)
+# common words that are also parts of street and area names when capitalised
+_PLACE_WORDS = frozenset(
+    ["baru", "lama", "indah", "timur", "barat", "utara", "selatan", "tengah", "dalam", "luar",
+     "asri", "jaya", "permai", "agung", "besar", "kecil"]
+)  # fmt: skip
 _POSTAL = re.compile(r"\d{5}")
+# after these, the next capitalised word is a place name even if it is a common word
+_COMPONENTS = frozenset(
+    ["kel", "kelurahan", "kec", "kecamatan", "kab", "kabupaten", "kota", "desa"]
+)
 _SENTENCE_END = re.compile(r"[.!?]$")
 
 
-def _address_token_ok(tok: str) -> bool:
+_CITIES = frozenset(
+    [
+        "jakarta",
+        "bandung",
+        "surabaya",
+        "medan",
+        "semarang",
+        "yogyakarta",
+        "jogja",
+        "bali",
+        "denpasar",
+        "makassar",
+        "malang",
+        "bogor",
+        "depok",
+        "tangerang",
+        "bekasi",
+        "solo",
+        "palembang",
+        "pekanbaru",
+        "batam",
+        "pontianak",
+        "balikpapan",
+        "samarinda",
+        "manado",
+        "sleman",
+        "bantul",
+        "cimahi",
+        "indonesia",
+    ]
+)
+
+
+def _address_token_ok(tok: str, lenient: bool) -> bool:
     core = tok.strip(".()\"'").lower()
     if not core:
         return True
-    if core in _ADDR_WORDS or core.rstrip(".") in _ABBREV:
+    if core in _ADDR_WORDS or core.rstrip(".") in _ABBREV or core in _CITIES:
         return True
     if any(ch.isdigit() for ch in core):
         return len(core) <= 12
     if tok[:1].isupper():
-        return not is_stopword(core) or core in {
-            "jakarta",
-            "bandung",
-            "surabaya",
-            "medan",
-            "semarang",
-            "yogyakarta",
-            "bali",
-            "denpasar",
-            "makassar",
-            "malang",
-            "bogor",
-            "depok",
-            "tangerang",
-            "bekasi",
-            "solo",
-            "palembang",
-            "batam",
-            "indonesia",
-        }
-    return False
+        return core in _PLACE_WORDS or not is_stopword(core)
+    # a street written in lower case ("jl. kenari no 3"): its name may be lower case too
+    return lenient and not is_stopword(core)
 
 
 @register("address")
@@ -195,6 +223,7 @@ def address(text: str, spec: RecognizerSpec) -> Iterator[Span]:
         end = m.end()
         last_good = end
         words = 0
+        prev = ""
         limit = min(len(text), start + max_len)
         for t in _TOKEN.finditer(text, m.end(), limit):
             tok = t.group(0)
@@ -204,8 +233,14 @@ def address(text: str, spec: RecognizerSpec) -> Iterator[Span]:
                 continue
             if tok in ",;":
                 continue
-            if not _address_token_ok(tok):
+            after_component = prev in _COMPONENTS
+            if not (
+                _address_token_ok(tok, lenient=words < 2 and m.group("lc") is not None)
+                or (after_component and tok[:1].isupper())
+                or (tok.isupper() and 2 <= len(tok.rstrip(".,")) <= 3)
+            ):
                 break
+            prev = tok.rstrip(".").lower()
             words += 1
             last_good = t.end()
             core = tok.rstrip(".").lower()

@@ -121,8 +121,13 @@ def nik_score(number: str) -> float | None:
 
 @register("nik")
 def validate_nik(value: str) -> Result:
-    score = nik_score(digits(value))
-    return False if score is None else Verdict(score=score)
+    d = digits(value)
+    score = nik_score(d)
+    if score is None:
+        # a 16-digit number that cannot be a NIK is kept only if context names it as one
+        # (people mistype their NIK; the context boost then lifts it over the threshold)
+        return Verdict(score=0.25) if len(d) == 16 and d[0] != "0" else False
+    return Verdict(score=score)
 
 
 @register("npwp")
@@ -139,7 +144,14 @@ def validate_npwp(value: str) -> Result:
     return False
 
 
-_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[5]|6(?:011|5|4[4-9]|2))")
+@register("npwp_formatted")
+def validate_npwp_formatted(value: str) -> Result:
+    # the dotted 15-digit layout is itself strong evidence; a failed check digit (a
+    # typo) lowers the score instead of hiding the number
+    return True if luhn.is_valid(digits(value)[:9]) else Verdict(score=0.5)
+
+
+_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|35|6(?:011|5|4[4-9])|62\d{14})")
 
 
 @register("credit_card")
@@ -168,7 +180,11 @@ def validate_phone(value: str) -> Result:
             parsed = phonenumbers.parse("+" + d[2:] if stripped.startswith("00") else value, None)
         except phonenumbers.NumberParseException:
             return False
-        return phonenumbers.is_valid_number(parsed)
+        if phonenumbers.is_valid_number(parsed):
+            return True
+        # a number written with "+" is one even when its range is unknown to the metadata
+        plus = stripped.startswith("+")
+        return Verdict(score=0.5) if plus and phonenumbers.is_possible_number(parsed) else False
     if d.startswith("62"):
         national = d[2:]
     elif d.startswith("0"):
@@ -262,9 +278,12 @@ def validate_entropy(value: str) -> Result:
 def validate_password(value: str) -> Result:
     # "password saya lupa" is a complaint, not a password: reject plain dictionary words
     # in lower case; real passwords mix classes or carry digits/symbols.
-    if value.lower() in _PASSWORD_NOISE:
+    core = value.rstrip(".,")
+    if core.lower() in _PASSWORD_NOISE or len(core) < 4:
         return False
-    return not (value.isalpha() and value.islower() and len(value) < 12)
+    if core.isalpha() and core.islower() and len(core) < 12:
+        return False
+    return Verdict(trim_end=len(value) - len(core))
 
 
 _PASSWORD_NOISE = frozenset(
@@ -382,7 +401,7 @@ def validate_person(value: str) -> Result:
     kept = 0
     for m in _NAME_TOKEN.finditer(value):
         tok = m.group(0).rstrip(".")
-        if is_stopword(tok):
+        if is_stopword(tok) or (tok.isupper() and len(tok) <= 4 and not is_given_name(tok)):
             break
         if not (tok[:1].isupper() or is_given_name(tok)):
             break
