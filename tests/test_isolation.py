@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 
 from privasi.orgs import service as orgs
 from privasi.policy import service as policies
+from privasi.vault import service as secrets
 
 MINIMAL = Path(__file__).parent / "data" / "policies" / "minimal.yaml"
 
@@ -29,10 +30,14 @@ class Case:
     body: dict | None = None
     notes: str = ""
     params: dict = field(default_factory=dict)
+    path_value: str | None = None  # fills the path parameter of an "own" route
 
 
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/healthz"): Case("public"),
+    ("GET", "/openapi.json"): Case("public"),
+    ("GET", "/docs"): Case("public"),
+    ("GET", "/docs/oauth2-redirect"): Case("public"),
     ("GET", "/readyz"): Case("public"),
     ("GET", "/metrics"): Case("public", notes="route templates and counts only"),
     ("GET", "/api/v1/org"): Case("list"),
@@ -63,15 +68,30 @@ MATRIX: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/api/v1/policies/{version_id}/notice"): Case("resource", "policy"),
     ("GET", "/api/v1/policies/{version_id}/ropa"): Case("resource", "policy"),
+    ("GET", "/api/v1/audit"): Case("list"),
+    ("GET", "/api/v1/secrets"): Case("list"),
+    ("PUT", "/api/v1/secrets/{name}"): Case("own", body={"value": "b-value"}, path_value="b_db"),
+    ("DELETE", "/api/v1/secrets/{name}"): Case("resource", "secret"),
     ("DELETE", "/api/v1/hosting-grants/{grant_id}"): Case("resource", "grant"),
 }
 
 
 def _routes(app):
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
-                yield method, route.path
+    """Every (method, path) the app serves, routers included (FastAPI keeps them nested)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: included routes are flattened into app.routes
+        contexts = [r for r in app.routes if isinstance(r, APIRoute)]
+    else:
+        contexts = list(iter_route_contexts(app.routes))
+    found = []
+    for route in contexts:
+        if route.path is None or not route.methods:
+            continue
+        for method in sorted(set(route.methods) - {"HEAD", "OPTIONS"}):
+            found.append((method, route.path))
+    assert len(found) > 20, "route discovery found too few routes"
+    return found
 
 
 def _web(path: str) -> bool:
@@ -85,8 +105,9 @@ def test_every_route_is_in_the_matrix(app):
 
 
 @pytest.fixture
-def world(db, settings, make_org):
+def world(db, settings, make_org, app):
     """Organisation A with one of everything, B with its own, and a processor that hosts neither."""
+    vault = app.state.vault
     proc = make_org("proc", role="processor")
     a = make_org("org-a")
     b = make_org("org-b")
@@ -113,11 +134,17 @@ def world(db, settings, make_org):
             policies.publish(s, principal, versions[org.slug])
     markers = [a.id, staff.id, staff.email, key.key_id, key.name, grant.id, "A's instructions"]
     markers += [versions["org-a"].id, "Alpha Hidden Holdings"]
+    with db.session(a.id) as s:
+        secrets.set_secret(
+            s, orgs.system_principal(a.id), "a_only_secret", "a-secret-value", vault=vault
+        )
+    markers += ["a_only_secret", "a-secret-value"]
     ids = {
         "staff": staff.id,
         "api_key": key.key_id,
         "grant": grant.id,
         "policy": versions["org-a"].id,
+        "secret": "a_only_secret",
     }
     return {
         "a": a,
@@ -153,6 +180,8 @@ def test_b_cannot_reach_anything_of_a(client, app, world):
         url = path
         if case.kind == "resource":
             url = _fill(path, world["ids"][case.resource])
+        elif case.path_value is not None:
+            url = _fill(path, case.path_value)
         body = case.body
         if body == {"source": "B_POLICY"}:
             body = {"source": world["b_policy"]}
@@ -173,6 +202,8 @@ def test_b_cannot_reach_anything_of_a(client, app, world):
     grant = client.get(f"/api/v1/hosting-grants/{world['ids']['grant']}", headers=a.headers)
     assert grant.json()["revoked_at"] is None
     assert client.get("/api/v1/org", headers=a.headers).json()["name"] == "Org-A"
+    names = [i["name"] for i in client.get("/api/v1/secrets", headers=a.headers).json()["items"]]
+    assert names == ["a_only_secret"]
 
 
 def test_org_header_without_grant_is_404(client, world):
