@@ -27,8 +27,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-pytestmark = pytest.mark.browser
-
 
 def _require_browser() -> None:
     """Skip with the reason on a developer machine; in CI a missing browser is a failure."""
@@ -74,6 +72,7 @@ def live_server(settings: Any, db: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+@pytest.mark.browser
 def test_owner_signs_in_through_the_real_pages(live_server: str, make_staff: Any) -> None:
     _require_browser()
     from playwright.sync_api import expect, sync_playwright
@@ -127,3 +126,15 @@ def test_owner_signs_in_through_the_real_pages(live_server: str, make_staff: Any
             assert not errors, errors  # e.g. a CSP violation is reported on the console
         finally:
             browser.close()
+
+
+def test_a_missing_browser_skips_locally_and_fails_in_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(globals(), "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no-chromium is missing"):
+        _require_browser()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run in CI"):
+        _require_browser()
