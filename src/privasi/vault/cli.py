@@ -60,6 +60,29 @@ def reapply_shreds() -> None:
     )
 
 
+@keys_app.command("status")
+def status() -> None:
+    """What the key store holds (counts only) and the backup rule that makes erasure stick."""
+    settings = safe_settings()
+    with _opened(settings) as (_, vault):
+        counts = vault.stats()
+    out.print(f"master key: {vault.master_key_id}")
+    for kind, number in sorted(counts.items()):
+        out.print(f"{kind}: {number}")
+    out.print(
+        f"Back up the main database as often as you like; keep key-store backups no longer than "
+        f"{settings.keystore_backup_days} days: a shredded subject's key exists nowhere else."
+    )
+
+
+@master_key_app.command("id")
+def master_key_id() -> None:
+    """Print the public id of the configured master key (never the key)."""
+    settings = safe_settings()
+    with _opened(settings) as (_, vault):
+        out.print(vault.master_key_id)
+
+
 @master_key_app.command("rotate")
 def rotate(
     new_key_file: Annotated[

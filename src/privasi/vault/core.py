@@ -25,7 +25,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -425,6 +425,16 @@ class Vault:
         with self._lock:
             self._cache.clear()
         return ReapplyResult(destroyed, journal_restored, mirror_restored)
+
+    def stats(self) -> dict[str, int]:
+        """How many keys of each kind the store holds, and the journal's length."""
+        with self.keystore.session() as ks:
+            rows = ks.execute(select(WrappedKey.kind, func.count()).group_by(WrappedKey.kind)).all()
+            counts = {f"{kind} keys": int(number) for kind, number in rows}
+            counts["shredded subjects"] = int(
+                ks.scalar(select(func.count()).select_from(ShredEntry)) or 0
+            )
+        return counts
 
     # --- master key rotation -------------------------------------------------------------------
 
