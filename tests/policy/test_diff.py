@@ -15,6 +15,7 @@ from .helpers import POLICIES
 
 BASE: dict[str, Any] = yaml.safe_load((POLICIES / "minimal.yaml").read_text("utf-8"))
 OLD = policy_from_dict(BASE)
+GONE = {"id": "Pesanan tidak dapat diproses.", "en": "Orders can no longer be processed."}
 
 
 def _changed(edit: Callable[[dict[str, Any]], None]) -> Policy:
@@ -31,6 +32,7 @@ def _new_purpose(raw: dict[str, Any]) -> None:
             "description": {"id": "Mencatat poin.", "en": "To record points."},
             "legal_basis": "consent",
             "categories": ["orders"],
+            "withdrawal_consequences": {"id": "Poin dihapus.", "en": "Points are removed."},
         }
     )
 
@@ -99,15 +101,19 @@ def test_material_changes(edit: Callable[[dict[str, Any]], None], path: str, rea
         (lambda r: r["retention"]["rules"][0].update(period="P1Y"),
          "retention.rules.orders.period"),
         (lambda r: r["purposes"][1].update(legal_basis="consent"), None),
-        (lambda r: r["purposes"][0].update(legal_basis="consent"), "purposes.orders.legal_basis"),
+        (lambda r: r["purposes"][0].update(legal_basis="consent", withdrawal_consequences=GONE),
+         ["purposes.orders.legal_basis", "purposes.orders.withdrawal_consequences"]),
         (lambda r: r.update(effective_date="2026-09-01"), "effective_date"),
         (lambda r: r["recipients"].clear(), "recipients.mailer"),
     ],
 )  # fmt: skip
-def test_non_material_changes(edit: Callable[[dict[str, Any]], None], path: str | None) -> None:
+def test_non_material_changes(
+    edit: Callable[[dict[str, Any]], None], path: str | list[str] | None
+) -> None:
     result = diff_policies(OLD, _changed(edit))
     assert not result.has_material, result.text()
-    assert [c.path for c in result.changes] == ([path] if path else [])
+    expected = path if isinstance(path, list) else [path] if path else []
+    assert [c.path for c in result.changes] == expected
 
 
 def test_identical_policies() -> None:

@@ -298,3 +298,22 @@ def test_html_fragment_for_embedding() -> None:
     fragment = render_notice(example("aspire"), "id", "html", fragment=True)
     assert fragment.startswith('<article class="privacy-notice" lang="id">')
     assert "<html" not in fragment and "<style>" not in fragment
+
+
+def test_lookups_for_the_gateway_consent_and_retention() -> None:
+    dml = example("digimetalab")
+    groq = dml.recipient("groq")
+    assert [r.id for r in dml.ai_providers()] == ["groq", "openai"]
+    assert groq.action_for("ID_NIK").value == "block"
+    assert groq.action_for("PERSON").value == "pseudonymize"
+    assert groq.action_for("SOMETHING_NEW").value == "pseudonymize"  # the default
+    essential = dml.cookie("essential")
+    assert essential is not None and essential.locked
+    assert dml.cookie("advertising") is None
+    # A lead's contact data: 2 years after the last interaction; not once they became a client.
+    assert [r.id for r in dml.retention_for(category="contact", state="lead")] == ["inquiries"]
+    assert [r.id for r in dml.retention_for(category="contact", state="client")] == [
+        "client_projects"
+    ]
+    with pytest.raises(KeyError):
+        dml.purpose("no_such_purpose")

@@ -164,3 +164,11 @@ def test_direct_model_validation_also_runs_the_cross_checks() -> None:
     raw = yaml.safe_load((POLICIES / "bad_sale.yaml").read_text("utf-8"))
     with pytest.raises(ValidationError, match="never sell"):
         Policy.model_validate(raw)
+
+
+def test_consent_purpose_states_what_withdrawal_does() -> None:
+    (problem,) = _parse_edit(
+        "    withdrawal_consequences: {id: Buletin tidak dikirim lagi., en: No more newsletters.}\n",
+        "",
+    )
+    assert "purposes[1]" in problem and "withdrawal_consequences" in problem

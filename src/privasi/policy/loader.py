@@ -15,9 +15,10 @@ import yaml
 from pydantic import ValidationError
 
 from privasi.errors import ValidationFailed
+from privasi.policy.base import Model
 from privasi.policy.checks import Path as FieldPath
 from privasi.policy.checks import cross_check
-from privasi.policy.schema import CURRENT_SCHEMA_VERSION, Model, Policy
+from privasi.policy.schema import CURRENT_SCHEMA_VERSION, Policy
 
 UpgradeStep = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -6,14 +6,11 @@ in ``checks.py`` so each problem can be reported at its own path and line.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -21,13 +18,14 @@ from pydantic import (
     model_validator,
 )
 
+from privasi.policy.base import Email, EntityType, Ident, Localized, Model, Text, Url
 from privasi.policy.countries import COUNTRIES
 from privasi.policy.periods import Period
+from privasi.policy.systems import System
 from privasi.policy.vocab import (
     Channel,
     CookieCategory,
     EntityAction,
-    Erasure,
     Jurisdiction,
     Language,
     LegalBasis,
@@ -45,33 +43,10 @@ from privasi.policy.vocab import (
     Source,
     SpecificKind,
     StartEvent,
-    SystemKind,
     Verification,
 )
 
 CURRENT_SCHEMA_VERSION = 1
-
-Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-]
-Url = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^https?://[^\s]+$")]
-EntityType = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
-
-
-class Localized(Model):
-    """Text a person reads, in both languages the notice is published in."""
-
-    id: Text
-    en: Text
-
-    def get(self, lang: str) -> str:
-        return self.id if lang == "id" else self.en
 
 
 class Authority(Model):
@@ -182,6 +157,15 @@ class Purpose(Model):
     def _consent_rules(self) -> Purpose:
         if self.keyword_opt_in and self.legal_basis is not LegalBasis.consent:
             raise ValueError("keyword_opt_in is only possible when the legal basis is consent")
+        if (
+            self.legal_basis is LegalBasis.consent
+            and self.processing_role is Role.controller
+            and self.withdrawal_consequences is None
+        ):
+            raise ValueError(
+                "a purpose based on consent needs withdrawal_consequences (id/en): people are "
+                "told what happens before their withdrawal takes effect"
+            )
         if self.kind is PurposeKind.marketing and self.legal_basis not in (
             LegalBasis.consent,
             LegalBasis.legitimate_interest,
@@ -235,75 +219,18 @@ class Recipient(Model):
             )
         return self
 
+    def action_for(self, entity_type: str) -> EntityAction:
+        """What the AI gateway does with this entity type before sending to this provider."""
+        return (
+            self.entity_rules.get(entity_type) or self.default_entity_action or EntityAction.block
+        )
+
     def display(self, lang: str) -> str:
         return self.name if isinstance(self.name, str) else self.name.get(lang)
 
     @property
     def abroad(self) -> list[str]:
         return [c for c in self.countries if c != "ID"]
-
-
-class Column(Model):
-    name: Text
-    category: Ident
-    erasure: Erasure
-
-    @field_validator("erasure", mode="before")
-    @classmethod
-    def _yaml_null(cls, value: Any) -> Any:
-        # `erasure: null` in YAML arrives as None; the author meant the strategy "null".
-        return Erasure.null if value is None else value
-
-
-class Table(Model):
-    name: Text
-    identity_column: Text
-    subject_kind: Ident | None = None
-    columns: list[Column] = Field(min_length=1)
-    timestamps: dict[StartEvent, Text] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _columns(self) -> Table:
-        names = [c.name for c in self.columns]
-        if len(names) != len(set(names)):
-            raise ValueError("a column is listed twice")
-        return self
-
-
-_URL_WITH_SECRET = re.compile(r"://[^/\s]*:[^/\s]*@")
-
-
-class System(Model):
-    id: Ident
-    name: Text
-    kind: SystemKind
-    credential: Ident | None = None  # name of a secret stored encrypted outside the file
-    base_url: Url | None = None
-    owner: Text | None = None
-    instructions: Localized | None = None  # for manual systems: what staff must do
-    categories: list[Ident] = Field(default_factory=list)
-    tables: list[Table] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _kind_fields(self) -> System:
-        if self.kind in (SystemKind.sql, SystemKind.http) and self.credential is None:
-            raise ValueError(
-                f"a {self.kind.value} system needs `credential: <name>`; "
-                "the secret itself is stored with `privasi secrets`, never in this file"
-            )
-        if self.tables and self.kind is not SystemKind.sql:
-            raise ValueError("tables are only for sql systems")
-        if self.kind is SystemKind.manual and self.instructions is None:
-            raise ValueError("a manual system needs instructions for the staff who act on it")
-        if self.base_url and _URL_WITH_SECRET.search(self.base_url):
-            raise ValueError("base_url contains a password: keep secrets out of the policy file")
-        return self
-
-    def all_categories(self) -> list[str]:
-        seen = dict.fromkeys(self.categories)
-        for table in self.tables:
-            seen.update(dict.fromkeys(c.category for c in table.columns))
-        return list(seen)
 
 
 class RetentionRule(Model):
@@ -447,6 +374,12 @@ class Policy(Model):
 
     def system(self, system_id: str) -> System:
         return _find(self.systems, system_id, "system")
+
+    def ai_providers(self) -> list[Recipient]:
+        return [r for r in self.recipients if r.ai_provider]
+
+    def cookie(self, category: CookieCategory | str) -> Cookie | None:
+        return next((c for c in self.cookies if c.category == CookieCategory(category)), None)
 
     def subject_state(self, state_id: str) -> SubjectState:
         for kind in self.subjects:

@@ -1,0 +1,78 @@
+"""The business's own systems as the policy declares them, for the connectors to act on.
+
+A system names its credential (``credential: crm_db``); the secret itself is stored encrypted per
+organisation outside the file, so a policy can be published, diffed and reviewed safely.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from privasi.policy.base import Ident, Localized, Model, Text, Url
+from privasi.policy.vocab import Erasure, StartEvent, SystemKind
+
+
+class Column(Model):
+    name: Text
+    category: Ident
+    erasure: Erasure
+
+    @field_validator("erasure", mode="before")
+    @classmethod
+    def _yaml_null(cls, value: Any) -> Any:
+        # `erasure: null` in YAML arrives as None; the author meant the strategy "null".
+        return Erasure.null if value is None else value
+
+
+class Table(Model):
+    name: Text
+    identity_column: Text
+    subject_kind: Ident | None = None
+    columns: list[Column] = Field(min_length=1)
+    timestamps: dict[StartEvent, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _columns(self) -> Table:
+        names = [c.name for c in self.columns]
+        if len(names) != len(set(names)):
+            raise ValueError("a column is listed twice")
+        return self
+
+
+_URL_WITH_SECRET = re.compile(r"://[^/\s]*:[^/\s]*@")
+
+
+class System(Model):
+    id: Ident
+    name: Text
+    kind: SystemKind
+    credential: Ident | None = None  # name of a secret stored encrypted outside the file
+    base_url: Url | None = None
+    owner: Text | None = None
+    instructions: Localized | None = None  # for manual systems: what staff must do
+    categories: list[Ident] = Field(default_factory=list)
+    tables: list[Table] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> System:
+        if self.kind in (SystemKind.sql, SystemKind.http) and self.credential is None:
+            raise ValueError(
+                f"a {self.kind.value} system needs `credential: <name>`; "
+                "the secret itself is stored with `privasi secrets`, never in this file"
+            )
+        if self.tables and self.kind is not SystemKind.sql:
+            raise ValueError("tables are only for sql systems")
+        if self.kind is SystemKind.manual and self.instructions is None:
+            raise ValueError("a manual system needs instructions for the staff who act on it")
+        if self.base_url and _URL_WITH_SECRET.search(self.base_url):
+            raise ValueError("base_url contains a password: keep secrets out of the policy file")
+        return self
+
+    def all_categories(self) -> list[str]:
+        seen = dict.fromkeys(self.categories)
+        for table in self.tables:
+            seen.update(dict.fromkeys(c.category for c in table.columns))
+        return list(seen)
