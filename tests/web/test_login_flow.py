@@ -310,3 +310,30 @@ def test_signing_in_again_ends_the_previous_session(
     assert client.get("/admin/login/totp", follow_redirects=False).headers["location"] == (
         "/admin/login"
     )
+
+
+def test_expired_or_disabled_sessions_are_not_accepted(
+    client: TestClient, db: Any, pages: Any, make_staff: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from privasi.orgs import service as orgs
+    from privasi.orgs.models import StaffSession
+
+    agent = make_staff("agent")
+    make_staff("owner", email="pemilik@toko-melati.contoh.test")
+    pages.full_login(agent)
+    assert client.get("/api/v1/org").status_code == 200
+
+    with db.session(agent.org_id) as s:
+        s.execute(update(StaffSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    assert client.get("/admin", follow_redirects=False).headers["location"] == "/admin/login"
+    assert client.get("/api/v1/org").status_code == 401
+
+    pages.full_login(agent)
+    with db.session(agent.org_id) as s:
+        orgs.update_staff(s, orgs.get_staff(s, agent.user_id), active=False)
+    assert client.get("/admin", follow_redirects=False).headers["location"] == "/admin/login"
+    assert client.get("/api/v1/org").status_code == 401

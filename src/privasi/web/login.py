@@ -35,7 +35,7 @@ from privasi.web.common import (
     settings_of,
     staff_view,
 )
-from privasi.web.i18n import request_language
+from privasi.web.i18n import request_language, t
 from privasi.web.render import PrivateHtmlRoute, flash, redirect, render
 from privasi.web.sessions import Stage
 
@@ -241,7 +241,7 @@ def _mfa_page(
         dark="#111111",
         svgclass="qr-code",
         lineclass="qr-line",
-        title="otpauth QR" if lang == "en" else "Kode QR otpauth",
+        title=t("admin.mfa.qr_title", lang),
     )
     context = {
         "csrf_token": row.csrf_token,
