@@ -21,7 +21,6 @@ from privasi.policy.vocab import (
     RequestType,
     RetentionAction,
     Role,
-    SecurityMeasure,
 )
 
 FORMATS = ("html", "md")
@@ -286,7 +285,6 @@ def _security(policy: Policy, t: Phrases) -> dict[str, Any]:
         "details": policy.security.details.get(t.lang) if policy.security.details else "",
         "breach": breach,
         "no_guarantee": t("security.no_guarantee"),
-        "uses_encryption": SecurityMeasure.encryption_at_rest in policy.security.measures,
     }
 
 
