@@ -119,8 +119,13 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Database]:
+    from privasi.vault.service import Vault
+
     database = Database(settings.db_url)
+    # Services find the vault through the session's engine (audit keys, subject keys, secrets).
+    vault = Vault.from_settings(settings, database)
     yield database
+    vault.close()
     database.dispose()
 
 

@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.settings = settings
     app.state.db = database
     app.state.metrics = metrics
-    _attach_services(app, settings)
+    _attach_services(app, settings, database)
     problems.install(app)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
 
@@ -94,13 +94,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     return app
 
 
-def _attach_services(app: FastAPI, settings: Settings) -> None:
+def _attach_services(app: FastAPI, settings: Settings, database: Database) -> None:
     """Long-lived service objects the routers reach through ``ctx.state(name)``."""
-    try:
-        from privasi.vault.service import Vault
-    except ImportError:
-        return
-    app.state.vault = Vault.from_settings(settings)
+    from privasi.vault.service import Vault
+
+    app.state.vault = Vault.from_settings(settings, database)
 
 
 def _mount_static(app: FastAPI) -> None:

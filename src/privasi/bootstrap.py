@@ -15,6 +15,7 @@ from privasi.db import Database
 from privasi.migrate import upgrade
 from privasi.orgs import service as orgs
 from privasi.orgs.models import StaffRole, StaffUser
+from privasi.vault.service import Vault
 
 DEMO_SLUG = "digimetalab"
 DEMO_OWNER = "owner@digimetalab.example"
@@ -36,22 +37,16 @@ def initialise(settings: Settings, *, demo: bool = True) -> InitResult:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.resolved_secret_key()
     upgrade(settings.db_url)
-    _open_vault(settings)
-    if not demo:
-        return InitResult(None, None, None, False)
     db = Database(settings.db_url)
+    # Opening the vault creates the key store and master key on the first run.
+    vault = Vault.from_settings(settings, db)
     try:
+        if not demo:
+            return InitResult(None, None, None, False)
         return _demo(settings, db)
     finally:
+        vault.close()
         db.dispose()
-
-
-def _open_vault(settings: Settings) -> None:
-    try:
-        from privasi.vault.service import Vault
-    except ImportError:
-        return
-    Vault.from_settings(settings)
 
 
 def _demo(settings: Settings, db: Database) -> InitResult:

@@ -40,10 +40,15 @@ def safe_settings() -> Settings:
 
 @contextmanager
 def database(settings: Settings) -> Iterator[Database]:
+    """The main database with the vault attached, as every service expects."""
+    from privasi.vault.service import Vault
+
     db = Database(settings.db_url)
+    vault = Vault.from_settings(settings, db)
     try:
         yield db
     finally:
+        vault.close()
         db.dispose()
 
 

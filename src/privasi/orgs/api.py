@@ -22,7 +22,9 @@ def get_org(ctx: Ctx = ctx_for("org.read")) -> object:
 @router.patch("/org", response_model=schemas.OrgOut)
 def update_org(body: schemas.OrgUpdate, ctx: Ctx = ctx_for("org.manage")) -> object:
     org = orgs.get_org(ctx.session, ctx.org_id)
-    return orgs.update_org(ctx.session, org, name=body.name, time_zone=body.time_zone)
+    return orgs.update_org(
+        ctx.session, org, name=body.name, time_zone=body.time_zone, by=ctx.principal
+    )
 
 
 @router.get("/orgs/hosted", response_model=list[schemas.HostedOrgOut])
@@ -39,7 +41,12 @@ def list_staff(ctx: Ctx = ctx_for("staff.read")) -> object:
 @router.post("/staff", response_model=schemas.StaffCreated, status_code=201)
 def create_staff(body: schemas.StaffCreate, ctx: Ctx = ctx_for("staff.manage")) -> object:
     user, one_time = orgs.create_staff(
-        ctx.session, ctx.settings, email=body.email, role=body.role, name=body.name
+        ctx.session,
+        ctx.settings,
+        email=body.email,
+        role=body.role,
+        name=body.name,
+        by=ctx.principal,
     )
     out = schemas.StaffOut.model_validate(user).model_dump()
     return schemas.StaffCreated(**out, one_time_password=one_time or "")
@@ -55,14 +62,16 @@ def update_staff(
     user_id: str, body: schemas.StaffUpdate, ctx: Ctx = ctx_for("staff.manage")
 ) -> object:
     user = orgs.get_staff(ctx.session, user_id)
-    return orgs.update_staff(ctx.session, user, role=body.role, active=body.active, name=body.name)
+    return orgs.update_staff(
+        ctx.session, user, role=body.role, active=body.active, name=body.name, by=ctx.principal
+    )
 
 
 @router.post("/staff/{user_id}/reset-password", response_model=schemas.PasswordReset)
 def reset_password(user_id: str, ctx: Ctx = ctx_for("staff.manage")) -> object:
     user = orgs.get_staff(ctx.session, user_id)
     return schemas.PasswordReset(
-        one_time_password=orgs.reset_password(ctx.session, ctx.settings, user)
+        one_time_password=orgs.reset_password(ctx.session, ctx.settings, user, by=ctx.principal)
     )
 
 
@@ -79,6 +88,7 @@ def create_api_key(body: schemas.ApiKeyCreate, ctx: Ctx = ctx_for("api_keys.mana
         scopes=body.scopes,
         created_by=ctx.principal.actor,
         limit=ctx.principal.permissions,
+        by=ctx.principal,
     )
     return schemas.ApiKeyCreated(**schemas.ApiKeyOut.model_validate(key).model_dump(), token=token)
 
@@ -90,7 +100,8 @@ def get_api_key(key_id: str, ctx: Ctx = ctx_for("api_keys.read")) -> object:
 
 @router.delete("/api-keys/{key_id}", response_model=schemas.ApiKeyOut)
 def revoke_api_key(key_id: str, ctx: Ctx = ctx_for("api_keys.manage")) -> object:
-    return orgs.revoke_api_key(ctx.session, orgs.get_api_key(ctx.session, key_id))
+    key = orgs.get_api_key(ctx.session, key_id)
+    return orgs.revoke_api_key(ctx.session, key, by=ctx.principal)
 
 
 @router.get("/hosting-grants", response_model=list[schemas.HostingGrantOut])
@@ -111,6 +122,7 @@ def create_grant(
             instructions=body.instructions,
             approved_subprocessors=[s.model_dump() for s in body.approved_subprocessors],
             created_by=ctx.principal.actor,
+            by=ctx.principal,
         )
         return 201, schemas.HostingGrantOut.model_validate(grant)
 
@@ -124,5 +136,6 @@ def get_grant(grant_id: str, ctx: Ctx = ctx_for("hosting.read")) -> object:
 
 @router.delete("/hosting-grants/{grant_id}", status_code=204)
 def revoke_grant(grant_id: str, ctx: Ctx = ctx_for("hosting.manage")) -> Response:
-    orgs.revoke_hosting_grant(ctx.session, orgs.get_hosting_grant(ctx.session, grant_id))
+    grant = orgs.get_hosting_grant(ctx.session, grant_id)
+    orgs.revoke_hosting_grant(ctx.session, grant, by=ctx.principal)
     return Response(status_code=204)

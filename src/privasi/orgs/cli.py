@@ -9,8 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from privasi.db import PrivasiSession
 from privasi.orgs import service as orgs
 from privasi.orgs.permissions import ALL_PERMISSIONS, role_permissions
+from privasi.orgs.service import Principal
 from privasi.runtime import database, domain_errors, safe_settings
 
 out = Console()
@@ -74,8 +76,13 @@ def orgs_grant_hosting(
                 instructions=instructions,
                 approved_subprocessors=subs,
                 created_by="cli",
+                by=_cli(s),
             )
             out.print(f"grant {grant.id}: {processor} may {', '.join(grant.actions)} in {hosted}")
+
+
+def _cli(session: PrivasiSession) -> Principal:
+    return orgs.system_principal(session.require_org(), "cli")
 
 
 def _org_id(db: object, slug: str) -> str:
@@ -97,7 +104,9 @@ def staff_create(
     settings = safe_settings()
     with database(settings) as db, domain_errors():
         with db.session(_org_id(db, org)) as s:
-            user, one_time = orgs.create_staff(s, settings, email=email, role=role, name=name)
+            user, one_time = orgs.create_staff(
+                s, settings, email=email, role=role, name=name, by=_cli(s)
+            )
         out.print(f"created {user.role} account; one-time password: [bold]{one_time}[/]")
 
 
@@ -124,7 +133,9 @@ def staff_reset_password(org: OrgArg, email: str) -> None:
     settings = safe_settings()
     with database(settings) as db, domain_errors(), db.session(_org_id(db, org)) as s:
         user = orgs.find_staff_by_email(s, email)
-        out.print(f"one-time password: [bold]{orgs.reset_password(s, settings, user)}[/]")
+        out.print(
+            f"one-time password: [bold]{orgs.reset_password(s, settings, user, by=_cli(s))}[/]"
+        )
 
 
 @staff_app.command("reset-mfa")
@@ -132,7 +143,7 @@ def staff_reset_mfa(org: OrgArg, email: str) -> None:
     """Remove an account's TOTP so it enrols again at the next login (lost phone)."""
     settings = safe_settings()
     with database(settings) as db, domain_errors(), db.session(_org_id(db, org)) as s:
-        orgs.disable_totp(s, orgs.find_staff_by_email(s, email))
+        orgs.disable_totp(s, orgs.find_staff_by_email(s, email), by=_cli(s))
         out.print("two-factor authentication reset; the user enrols again at the next login")
 
 
@@ -141,7 +152,7 @@ def staff_set_role(org: OrgArg, email: str, role: str) -> None:
     """Change an account's role."""
     settings = safe_settings()
     with database(settings) as db, domain_errors(), db.session(_org_id(db, org)) as s:
-        orgs.update_staff(s, orgs.find_staff_by_email(s, email), role=role)
+        orgs.update_staff(s, orgs.find_staff_by_email(s, email), role=role, by=_cli(s))
         out.print(f"role set to {role}")
 
 
@@ -150,7 +161,7 @@ def staff_disable(org: OrgArg, email: str) -> None:
     """Disable an account (it can no longer log in)."""
     settings = safe_settings()
     with database(settings) as db, domain_errors(), db.session(_org_id(db, org)) as s:
-        orgs.update_staff(s, orgs.find_staff_by_email(s, email), active=False)
+        orgs.update_staff(s, orgs.find_staff_by_email(s, email), active=False, by=_cli(s))
         out.print("account disabled")
 
 
@@ -166,7 +177,7 @@ def keys_create(
     settings = safe_settings()
     scopes = scope or sorted(role_permissions("agent"))
     with database(settings) as db, domain_errors(), db.session(_org_id(db, org)) as s:
-        key, token = orgs.create_api_key(s, name=name, scopes=scopes, created_by="cli")
+        key, token = orgs.create_api_key(s, name=name, scopes=scopes, created_by="cli", by=_cli(s))
         out.print(f"key id {key.key_id}, scopes: {', '.join(key.scopes)}")
         out.print("store it now, it is not shown again:")
         print(token)
@@ -207,7 +218,7 @@ def keys_revoke(org: OrgArg, key_id: str) -> None:
     """Revoke an API key at once."""
     settings = safe_settings()
     with database(settings) as db, domain_errors(), db.session(_org_id(db, org)) as s:
-        orgs.revoke_api_key(s, orgs.get_api_key(s, key_id))
+        orgs.revoke_api_key(s, orgs.get_api_key(s, key_id), by=_cli(s))
         out.print(f"revoked {key_id}")
 
 

@@ -67,6 +67,26 @@ def system_principal(org_id: str, actor_id: str = "privasi") -> Principal:
     return Principal(org_id, "system", actor_id, ALL_PERMISSIONS, org_id)
 
 
+def _audit(
+    session: PrivasiSession,
+    by: Principal | None,
+    action: str,
+    org_id: str | None = None,
+    **details: Any,
+) -> None:
+    """Record a state change in the organisation's audit chain, in the same transaction.
+
+    Details carry ids and field names only: the chain is never deleted, so it holds no personal data.
+    """
+    from privasi.audit import service as audit  # audit imports this module for Principal
+
+    org_id = org_id or session.org_id
+    if org_id is None:
+        return
+    principal = by if by is not None and by.org_id == org_id else system_principal(org_id)
+    audit.record(session, principal, action, details=details or None)
+
+
 # --- organisations -----------------------------------------------------------------------------
 
 
@@ -85,6 +105,7 @@ def create_org(
     *,
     time_zone: str = "Asia/Jakarta",
     role: str = OrgRole.controller.value,
+    by: Principal | None = None,
 ) -> Organisation:
     if not SLUG_RE.match(slug):
         raise ValidationFailed(
@@ -101,6 +122,7 @@ def create_org(
     org = Organisation(slug=slug, name=name.strip(), time_zone=time_zone, role=role)
     session.add(org)
     session.flush()
+    _audit(session, by, "org.created", org_id=org.id, role=role)
     return org
 
 
@@ -127,8 +149,14 @@ def list_orgs(session: PrivasiSession) -> list[Organisation]:
 
 
 def update_org(
-    session: PrivasiSession, org: Organisation, *, name: str | None, time_zone: str | None
+    session: PrivasiSession,
+    org: Organisation,
+    *,
+    name: str | None,
+    time_zone: str | None,
+    by: Principal | None = None,
 ) -> Organisation:
+    changed = [f for f, v in (("name", name), ("time_zone", time_zone)) if v is not None]
     if name is not None:
         if not name.strip():
             raise ValidationFailed("name must not be empty", field="name")
@@ -136,6 +164,8 @@ def update_org(
     if time_zone is not None:
         org.time_zone = validate_time_zone(time_zone)
     session.flush()
+    if changed:
+        _audit(session, by, "org.updated", org_id=org.id, fields=changed)
     return org
 
 
@@ -157,6 +187,7 @@ def create_staff(
     role: str,
     name: str = "",
     password: str | None = None,
+    by: Principal | None = None,
 ) -> tuple[StaffUser, str | None]:
     """Create a staff account. Without a password, a one-time password is generated and returned."""
     email = normalise_email(email)
@@ -186,6 +217,7 @@ def create_staff(
         session.flush()
     except IntegrityError as exc:
         raise Conflict("a staff account with this e-mail already exists") from exc
+    _audit(session, by, "staff.created", staff_id=user.id, role=role)
     return user, one_time
 
 
@@ -221,7 +253,9 @@ def update_staff(
     role: str | None = None,
     active: bool | None = None,
     name: str | None = None,
+    by: Principal | None = None,
 ) -> StaffUser:
+    changed = [f for f, v in (("role", role), ("active", active), ("name", name)) if v is not None]
     if role is not None:
         try:
             new_role = StaffRole(role).value
@@ -239,6 +273,8 @@ def update_staff(
     if name is not None:
         user.name = name.strip()
     session.flush()
+    if changed:
+        _audit(session, by, "staff.updated", staff_id=user.id, fields=changed)
     return user
 
 
@@ -259,9 +295,12 @@ def set_password(
     user.must_change_password = False
     user.pending_password_enc = None
     session.flush()
+    _audit(session, None, "staff.password_changed", staff_id=user.id)
 
 
-def reset_password(session: PrivasiSession, settings: Settings, user: StaffUser) -> str:
+def reset_password(
+    session: PrivasiSession, settings: Settings, user: StaffUser, by: Principal | None = None
+) -> str:
     """A new one-time password; the user must change it at the next login."""
     one_time = generate_password()
     user.password_hash = Passwords(settings).hash(one_time)
@@ -270,6 +309,7 @@ def reset_password(session: PrivasiSession, settings: Settings, user: StaffUser)
     user.failed_logins = 0
     user.locked_until = None
     session.flush()
+    _audit(session, by, "staff.password_reset", staff_id=user.id)
     return one_time
 
 
@@ -297,6 +337,7 @@ def check_password(
     if user is None or not user.active or not ok:
         if user is not None:
             _record_failure(user, settings, now)
+            _audit(session, None, "staff.login_failed", staff_id=user.id)
         raise Unauthenticated("wrong e-mail or password")
     user.failed_logins = 0
     user.locked_until = None
@@ -321,6 +362,7 @@ def _seconds(user: StaffUser, now: datetime) -> int:
 def mark_login(session: PrivasiSession, user: StaffUser) -> None:
     user.last_login_at = utcnow()
     session.flush()
+    _audit(session, None, "staff.logged_in", staff_id=user.id)
 
 
 # --- TOTP --------------------------------------------------------------------------------------
@@ -353,6 +395,7 @@ def confirm_totp_enrolment(
     verify_totp(session, settings, user, code, enrolling=True)
     user.totp_enabled = True
     session.flush()
+    _audit(session, None, "staff.mfa_enrolled", staff_id=user.id)
 
 
 def verify_totp(
@@ -380,17 +423,19 @@ def verify_totp(
     if matched is None or matched <= user.totp_last_step:
         _record_failure(user, settings, now)
         session.flush()
+        _audit(session, None, "staff.mfa_failed", staff_id=user.id)
         raise Unauthenticated("wrong or already used code")
     user.totp_last_step = matched
     user.failed_logins = 0
     session.flush()
 
 
-def disable_totp(session: PrivasiSession, user: StaffUser) -> None:
+def disable_totp(session: PrivasiSession, user: StaffUser, by: Principal | None = None) -> None:
     user.totp_enabled = False
     user.totp_secret_enc = None
     user.totp_last_step = 0
     session.flush()
+    _audit(session, by, "staff.mfa_reset", staff_id=user.id)
 
 
 # --- API keys ----------------------------------------------------------------------------------
@@ -421,6 +466,7 @@ def create_api_key(
     scopes: Iterable[str],
     created_by: str | None = None,
     limit: frozenset[str] | None = None,
+    by: Principal | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key; the returned token is shown once and never stored."""
     if not name.strip():
@@ -436,6 +482,7 @@ def create_api_key(
     )
     session.add(key)
     session.flush()
+    _audit(session, by, "api_key.created", key_id=key_id, scopes=key.scopes)
     return key, f"{API_KEY_PREFIX}_{key_id}_{secret}"
 
 
@@ -452,10 +499,11 @@ def get_api_key(session: PrivasiSession, id_or_key_id: str) -> ApiKey:
     return key
 
 
-def revoke_api_key(session: PrivasiSession, key: ApiKey) -> ApiKey:
+def revoke_api_key(session: PrivasiSession, key: ApiKey, by: Principal | None = None) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
+        _audit(session, by, "api_key.revoked", key_id=key.key_id)
     return key
 
 
@@ -488,6 +536,7 @@ def create_hosting_grant(
     instructions: str,
     approved_subprocessors: list[dict[str, Any]],
     created_by: str | None = None,
+    by: Principal | None = None,
 ) -> HostingGrant:
     """Made in the hosted (controller) organisation's scope: only the controller can open access."""
     hosted_id = session.require_org()
@@ -521,6 +570,14 @@ def create_hosting_grant(
     )
     session.add(grant)
     session.flush()
+    _audit(
+        session,
+        by,
+        "hosting.granted",
+        grant_id=grant.id,
+        processor_org_id=processor.id,
+        actions=actions,
+    )
     return grant
 
 
@@ -535,10 +592,13 @@ def get_hosting_grant(session: PrivasiSession, grant_id: str) -> HostingGrant:
     return grant
 
 
-def revoke_hosting_grant(session: PrivasiSession, grant: HostingGrant) -> HostingGrant:
+def revoke_hosting_grant(
+    session: PrivasiSession, grant: HostingGrant, by: Principal | None = None
+) -> HostingGrant:
     if grant.revoked_at is None:
         grant.revoked_at = utcnow()
         session.flush()
+        _audit(session, by, "hosting.revoked", grant_id=grant.id)
     return grant
 
 

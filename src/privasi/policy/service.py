@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from privasi.audit import service as audit
 from privasi.db import Database, PrivasiSession, utcnow
 from privasi.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from privasi.orgs import service as orgs
@@ -62,6 +63,7 @@ def create_draft(
         session.flush()
     except IntegrityError as exc:
         raise Conflict("another version was stored at the same time; try again") from exc
+    audit.record(session, principal, "policy.drafted", details={"version": number})
     return version
 
 
@@ -172,9 +174,19 @@ def publish(
     version.published_at = now or utcnow()
     version.published_by = principal.actor
     # The organisation's time zone and role follow its policy: nothing is declared twice.
-    orgs.update_org(session, org, name=None, time_zone=policy.organisation.time_zone)
+    orgs.update_org(session, org, name=None, time_zone=policy.organisation.time_zone, by=principal)
     org.role = policy.organisation.role.value
     session.flush()
+    audit.record(
+        session,
+        principal,
+        "policy.published",
+        details={
+            "version": version.number,
+            "effective_date": effective.isoformat(),
+            "material_changes": len(diff.material) if diff else 0,
+        },
+    )
     return Published(version, diff)
 
 
