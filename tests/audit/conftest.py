@@ -6,7 +6,7 @@ import pytest
 
 from privasi.config import Settings
 from privasi.db import Database
-from privasi.orgs import service as orgs
+from privasi.orgs.models import Organisation
 from privasi.vault.service import Vault
 
 
@@ -17,13 +17,21 @@ def vault(settings: Settings, db: Database) -> Iterator[Vault]:
     v.close()
 
 
+def _bare_org(db: Database, slug: str, name: str) -> str:
+    # Inserted directly rather than through orgs.create_org (which records `org.created`), so each
+    # chain test starts from an empty chain and can name events by their sequence number.
+    with db.session(system=True) as s:
+        org = Organisation(slug=slug, name=name)
+        s.add(org)
+        s.flush()
+        return org.id
+
+
 @pytest.fixture
 def org_id(db: Database) -> str:
-    with db.session(system=True) as s:
-        return orgs.create_org(s, "toko-kopi", "Toko Kopi Senja").id
+    return _bare_org(db, "toko-kopi", "Toko Kopi Senja")
 
 
 @pytest.fixture
 def other_org_id(db: Database) -> str:
-    with db.session(system=True) as s:
-        return orgs.create_org(s, "klinik-sehat", "Klinik Sehat Sentosa").id
+    return _bare_org(db, "klinik-sehat", "Klinik Sehat Sentosa")

@@ -18,9 +18,9 @@ from privasi.vault.service import Vault
 
 
 @pytest.fixture
-def env(settings: Settings, db: Database) -> dict[str, str]:
-    with db.session(system=True) as s:
-        org_id = orgs.create_org(s, "toko-kopi", "Toko Kopi Senja").id
+def env(settings: Settings, db: Database, org_id: str) -> dict[str, str]:
+    org_id_fixture = org_id
+    org_id = org_id_fixture
     vault = Vault.from_settings(settings, db)
     with db.session(org_id) as s:
         for i in range(4):

@@ -80,6 +80,7 @@ def test_rotate_with_environment_key_writes_the_new_key_aside(
     with db.session(system=True) as s:
         org_id = orgs.get_org_by_slug(s, "toko-kopi").id
     token = vault.encrypt_field(org_id, "ani", "Ani", aad="name")
+    held = sum(n for kind, n in vault.stats().items() if kind.endswith(" keys"))
     vault.close()
     runner = CliRunner()
     refused = runner.invoke(master_key_app, ["rotate"], env=env)
@@ -87,7 +88,7 @@ def test_rotate_with_environment_key_writes_the_new_key_aside(
     new_file = tmp_path / "new-master.key"
     rotated = runner.invoke(master_key_app, ["rotate", "--new-key-file", str(new_file)], env=env)
     assert rotated.exit_code == 0, rotated.output
-    assert "rewrapped 1 keys" in rotated.output and "PRIVASI_MASTER_KEY" in rotated.output
+    assert f"rewrapped {held} keys" in rotated.output and "PRIVASI_MASTER_KEY" in rotated.output
     assert stat.S_IMODE(new_file.stat().st_mode) == 0o600
     new_key = new_file.read_text().strip()
     reopened = Vault.from_settings(settings.model_copy(update={"master_key": new_key}))
@@ -99,9 +100,12 @@ def test_rotate_with_environment_key_writes_the_new_key_aside(
 
 
 def test_rotate_with_key_file(env: dict[str, str], settings: Settings) -> None:
-    env = env | {"PRIVASI_MASTER_KEY": ""}
-    file_settings = settings.model_copy(update={"master_key": None})
-    Path(file_settings.keys_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    store = f"sqlite:///{settings.data_dir / 'file-mode-keys.sqlite'}"
+    env = env | {"PRIVASI_MASTER_KEY": "", "PRIVASI_KEYSTORE_URL": store}
+    # A fresh Settings: model_copy would keep the cached keys_url of the original.
+    file_settings = Settings(
+        **(settings.model_dump() | {"master_key": None, "keystore_url": store})
+    )
     first = Vault.from_settings(file_settings)
     before = first.master_key_id
     first.close()
