@@ -262,6 +262,13 @@ def test_processor_staff_switch_to_a_hosted_organisation(
     pages.post_form("/admin/switch-org", {"org": "layanan-pesan"}, page="/admin")
     assert client.get("/api/v1/org").json()["slug"] == "layanan-pesan"
 
+    # The controller's own audit trail shows the processor's staff member coming in.
+    from privasi.audit import service as audit
+
+    with db.session(hosted_id) as s:
+        entered = audit.query(s, action="staff.entered_org").items
+    assert [e.actor for e in entered] == [f"staff:{agent.user_id}"]
+
 
 def test_login_events_are_logged_without_e_mail_addresses(
     client: TestClient, pages: Any, make_staff: Any, caplog: Any
@@ -337,3 +344,36 @@ def test_expired_or_disabled_sessions_are_not_accepted(
         orgs.update_staff(s, orgs.get_staff(s, agent.user_id), active=False)
     assert client.get("/admin", follow_redirects=False).headers["location"] == "/admin/login"
     assert client.get("/api/v1/org").status_code == 401
+
+
+def test_sign_in_events_reach_the_audit_trail_without_personal_data(
+    client: TestClient, db: Any, pages: Any, make_staff: Any, settings: Any
+) -> None:
+    from privasi.audit import service as audit
+
+    dpo = make_staff("dpo", with_totp=True)
+    pages.login(dpo, password="bukan-kata-sandi-ini")
+    pages.login(dpo)
+    pages.post_form("/admin/login/totp", {"code": "000000"})
+    pages.post_form("/admin/login/totp", {"code": dpo.code()})
+    pages.logout()
+    for _ in range(settings.login_max_failures):
+        pages.login(dpo, password="masih-salah-juga")
+    pages.login(dpo)  # refused: locked
+
+    with db.session(dpo.org_id) as s:
+        events = list(reversed(audit.query(s, action="staff.*").items))
+        assert [e.action for e in events if e.action != "staff.created"] == [
+            "staff.login_failed",
+            "staff.mfa_failed",
+            "staff.logged_in",
+            "staff.logged_out",
+            *["staff.login_failed"] * settings.login_max_failures,
+            "staff.login_refused",
+        ]
+        logged_out = next(e for e in events if e.action == "staff.logged_out")
+        assert logged_out.actor == f"staff:{dpo.user_id}"
+        assert events[-1].actor == "system:web-login"
+        assert events[-1].details == {"reason": "locked"}
+        assert dpo.email not in repr([(e.details, e.actor, e.purpose) for e in events])
+        assert audit.verify(s, dpo.org_id).ok

@@ -28,11 +28,15 @@ from privasi.web.common import (
     STAGE_URLS,
     FormText,
     after_step,
+    audit,
     current_staff,
     db_of,
     forbidden,
     locked_minutes,
+    login_system_actor,
     settings_of,
+    staff_actor,
+    staff_unit,
     staff_view,
 )
 from privasi.web.i18n import request_language, t
@@ -108,6 +112,8 @@ def login_submit(
             user = orgs.check_password(session, settings, email, password)
         except Locked as exc:
             log.info("staff login refused", extra={"org_id": org_id, "reason": "locked"})
+            actor = login_system_actor(request, org_id)
+            audit(session, request, actor, "staff.login_refused", reason="locked")
             return _login_page(
                 request,
                 settings,
@@ -119,6 +125,7 @@ def login_submit(
             )
         except Unauthenticated:
             log.info("staff login failed", extra={"org_id": org_id, "reason": "wrong credentials"})
+            # The staff service records failures against an existing account in the audit trail.
             return _login_page(
                 request,
                 settings,
@@ -148,11 +155,10 @@ def login_submit(
 
 @router.get("/admin/login/totp")
 def totp_form(request: Request) -> Response:
-    with db_of(request).session(system=True) as system:
-        found = current_staff(system, request)
+    with staff_unit(request) as found:
         if found is None:
             return redirect(LOGIN_URL)
-        row, user = found
+        _session, row, user = found
         current = web_sessions.stage(row, user)
         if current is not Stage.totp:
             return redirect(STAGE_URLS[current])
@@ -162,20 +168,21 @@ def totp_form(request: Request) -> Response:
 @router.post("/admin/login/totp")
 def totp_submit(request: Request, code: FormText = "", csrf_token: FormText = "") -> Response:
     settings = settings_of(request)
-    with db_of(request).session(system=True) as system:
-        found = current_staff(system, request)
+    with staff_unit(request) as found:
         if found is None:
             return redirect(LOGIN_URL)
-        row, user = found
+        session, row, user = found
         if not web_sessions.csrf_matches(row.csrf_token, csrf_token):
             return forbidden(request)
         current = web_sessions.stage(row, user)
         if current is not Stage.totp:
             return redirect(STAGE_URLS[current])
         try:
-            orgs.verify_totp(system, settings, user, code[:16])
+            orgs.verify_totp(session, settings, user, code[:16])
         except Locked as exc:
             log.info("staff second factor refused", extra={"user_id": user.id, "reason": "locked"})
+            actor = staff_actor(request, user)
+            audit(session, request, actor, "staff.login_refused", reason="locked")
             return render(
                 request,
                 "admin/totp.html",
@@ -194,13 +201,13 @@ def totp_submit(request: Request, code: FormText = "", csrf_token: FormText = ""
                 {"csrf_token": row.csrf_token, "error": "admin.totp.wrong"},
                 status_code=401,
             )
-        token, new_row = web_sessions.rotate(system, settings, row, user, mfa_passed=True)
-        orgs.mark_login(system, user)
+        token, new_row = web_sessions.rotate(session, settings, row, user, mfa_passed=True)
+        orgs.mark_login(session, user)
         log.info("staff login succeeded", extra={"org_id": user.org_id, "user_id": user.id})
         return after_step(request, settings, new_row, user, token)
 
 
-def _enrolment_secret(system: PrivasiSession, settings: Settings, user: StaffUser) -> str:
+def _enrolment_secret(session: PrivasiSession, settings: Settings, user: StaffUser) -> str:
     """The secret of the enrolment in progress, or a new one.
 
     Reloading the page keeps the secret the person may already have scanned.
@@ -211,14 +218,14 @@ def _enrolment_secret(system: PrivasiSession, settings: Settings, user: StaffUse
             return SecretBox(settings.resolved_secret_key(), "totp").open(user.totp_secret_enc)
         except SecretBoxError:
             pass
-    org = system.get(Organisation, user.org_id)
-    secret, _ = orgs.start_totp_enrolment(system, settings, user, org.slug if org else "")
+    org = session.get(Organisation, user.org_id)
+    secret, _ = orgs.start_totp_enrolment(session, settings, user, org.slug if org else "")
     return secret
 
 
 def _mfa_page(
     request: Request,
-    system: PrivasiSession,
+    session: PrivasiSession,
     settings: Settings,
     row: StaffSession,
     user: StaffUser,
@@ -227,8 +234,8 @@ def _mfa_page(
     minutes: int = 0,
     status_code: int = 200,
 ) -> Response:
-    secret = _enrolment_secret(system, settings, user)
-    org = system.get(Organisation, user.org_id)
+    secret = _enrolment_secret(session, settings, user)
+    org = session.get(Organisation, user.org_id)
     uri = pyotp.TOTP(secret).provisioning_uri(
         name=f"{user.email} ({org.slug if org else ''})", issuer_name=orgs.TOTP_ISSUER
     )
@@ -245,7 +252,7 @@ def _mfa_page(
     )
     context = {
         "csrf_token": row.csrf_token,
-        "staff": staff_view(system, user),
+        "staff": staff_view(session, user),
         "required": orgs.mfa_required(user),
         "secret_groups": [secret[i : i + 4] for i in range(0, len(secret), 4)],
         "otpauth_uri": uri,
@@ -268,36 +275,34 @@ def _mfa_allowed(row: StaffSession, user: StaffUser) -> Stage | None:
 @router.get("/admin/mfa/setup")
 def mfa_setup_form(request: Request) -> Response:
     settings = settings_of(request)
-    with db_of(request).session(system=True) as system:
-        found = current_staff(system, request)
+    with staff_unit(request) as found:
         if found is None:
             return redirect(LOGIN_URL)
-        row, user = found
+        session, row, user = found
         elsewhere = _mfa_allowed(row, user)
         if elsewhere is not None:
             return redirect(STAGE_URLS[elsewhere])
-        return _mfa_page(request, system, settings, row, user)
+        return _mfa_page(request, session, settings, row, user)
 
 
 @router.post("/admin/mfa/setup")
 def mfa_setup_submit(request: Request, code: FormText = "", csrf_token: FormText = "") -> Response:
     settings = settings_of(request)
-    with db_of(request).session(system=True) as system:
-        found = current_staff(system, request)
+    with staff_unit(request) as found:
         if found is None:
             return redirect(LOGIN_URL)
-        row, user = found
+        session, row, user = found
         if not web_sessions.csrf_matches(row.csrf_token, csrf_token):
             return forbidden(request)
         elsewhere = _mfa_allowed(row, user)
         if elsewhere is not None:
             return redirect(STAGE_URLS[elsewhere])
         try:
-            orgs.confirm_totp_enrolment(system, settings, user, code[:16])
+            orgs.confirm_totp_enrolment(session, settings, user, code[:16])
         except Locked as exc:
             return _mfa_page(
                 request,
-                system,
+                session,
                 settings,
                 row,
                 user,
@@ -307,10 +312,10 @@ def mfa_setup_submit(request: Request, code: FormText = "", csrf_token: FormText
             )
         except (Unauthenticated, Conflict):
             return _mfa_page(
-                request, system, settings, row, user, error="admin.totp.wrong", status_code=400
+                request, session, settings, row, user, error="admin.totp.wrong", status_code=400
             )
-        token, new_row = web_sessions.rotate(system, settings, row, user, mfa_passed=True)
-        orgs.mark_login(system, user)
+        token, new_row = web_sessions.rotate(session, settings, row, user, mfa_passed=True)
+        orgs.mark_login(session, user)
         log.info("staff enrolled TOTP", extra={"org_id": user.org_id, "user_id": user.id})
         response = after_step(request, settings, new_row, user, token)
         flash(response, "admin.mfa.enabled", "success")

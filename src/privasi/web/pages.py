@@ -20,10 +20,13 @@ from privasi.web.common import (
     STAGE_URLS,
     FormText,
     after_step,
+    audit,
     current_staff,
     db_of,
     forbidden,
     settings_of,
+    staff_actor,
+    staff_unit,
     staff_view,
 )
 from privasi.web.render import PrivateHtmlRoute, flash, redirect, render
@@ -43,7 +46,7 @@ API_DOCS_URL = "/docs"
 
 def _password_page(
     request: Request,
-    system: PrivasiSession,
+    session: PrivasiSession,
     row: StaffSession,
     user: StaffUser,
     *,
@@ -57,7 +60,7 @@ def _password_page(
         "error": error,
     }
     if web_sessions.stage(row, user) is Stage.ready:
-        context["staff"] = staff_view(system, user)
+        context["staff"] = staff_view(session, user)
     return render(request, "admin/password.html", context, status_code=status_code)
 
 
@@ -68,15 +71,14 @@ def _password_allowed(row: StaffSession, user: StaffUser) -> Stage | None:
 
 @router.get("/admin/password")
 def password_form(request: Request) -> Response:
-    with db_of(request).session(system=True) as system:
-        found = current_staff(system, request)
+    with staff_unit(request) as found:
         if found is None:
             return redirect(LOGIN_URL)
-        row, user = found
+        session, row, user = found
         elsewhere = _password_allowed(row, user)
         if elsewhere is not None:
             return redirect(STAGE_URLS[elsewhere])
-        return _password_page(request, system, row, user)
+        return _password_page(request, session, row, user)
 
 
 def _password_problem(
@@ -104,11 +106,10 @@ def password_submit(
     csrf_token: FormText = "",
 ) -> Response:
     settings = settings_of(request)
-    with db_of(request).session(system=True) as system:
-        found = current_staff(system, request)
+    with staff_unit(request) as found:
         if found is None:
             return redirect(LOGIN_URL)
-        row, user = found
+        session, row, user = found
         if not web_sessions.csrf_matches(row.csrf_token, csrf_token):
             return forbidden(request)
         elsewhere = _password_allowed(row, user)
@@ -119,14 +120,14 @@ def password_submit(
         )
         if problem is None:
             try:
-                orgs.set_password(system, settings, user, password)
+                orgs.set_password(session, settings, user, password)
             except ValidationFailed:
                 problem = "admin.password.too_weak"
         if problem is not None:
-            return _password_page(request, system, row, user, error=problem, status_code=400)
+            return _password_page(request, session, row, user, error=problem, status_code=400)
         # Anyone holding an older session of this account (the reason to change it, perhaps) is out.
-        web_sessions.destroy_others(system, user, keep=row)
-        token, new_row = web_sessions.rotate(system, settings, row, user, mfa_passed=True)
+        web_sessions.destroy_others(session, user, keep=row)
+        token, new_row = web_sessions.rotate(session, settings, row, user, mfa_passed=True)
         log.info("staff password changed", extra={"org_id": user.org_id, "user_id": user.id})
         response = after_step(request, settings, new_row, user, token)
         flash(response, "admin.password.changed", "success")
@@ -191,11 +192,13 @@ def switch_org(request: Request, org: FormText = "", csrf_token: FormText = "") 
             flash(response, "admin.switch.home", "success")
             return response
         try:
-            principal = orgs.act_in(system, orgs.staff_principal(user), slug)
+            principal = orgs.act_in(system, staff_actor(request, user), slug)
         except NotFound:
             flash(response, "admin.switch.failed", "error")
             return response
         row.acting_org_id = principal.org_id
+        # Recorded in the hosted organisation's trail: the controller sees who entered and when.
+        audit(system, request, principal, "staff.entered_org", grant_id=principal.grant_id)
         target = system.get(Organisation, principal.org_id)
         log.info(
             "staff switched organisation",
@@ -208,18 +211,20 @@ def switch_org(request: Request, org: FormText = "", csrf_token: FormText = "") 
 @router.post("/admin/logout")
 def logout(request: Request, csrf_token: FormText = "") -> Response:
     settings = settings_of(request)
-    with db_of(request).session(system=True) as system:
-        token = request.cookies.get(web_sessions.SESSION_COOKIE)
-        row = web_sessions.load(system, token)
-        if row is None:
-            response = redirect(LOGIN_URL)
-            web_sessions.clear_session_cookie(response, request, settings)
-            return response
-        if not web_sessions.csrf_matches(row.csrf_token, csrf_token):
-            return forbidden(request)
-        web_sessions.destroy(system, token)
-        log.info("staff logged out", extra={"org_id": row.org_id, "user_id": row.user_id})
     response = redirect(LOGIN_URL)
     web_sessions.clear_session_cookie(response, request, settings)
+    token = request.cookies.get(web_sessions.SESSION_COOKIE)
+    with staff_unit(request) as found:
+        if found is None:
+            # Nothing usable behind the cookie (expired, or the account was disabled): drop it.
+            with db_of(request).session(system=True) as system:
+                web_sessions.destroy(system, token)
+            return response
+        session, row, user = found
+        if not web_sessions.csrf_matches(row.csrf_token, csrf_token):
+            return forbidden(request)
+        web_sessions.destroy(session, token)
+        log.info("staff logged out", extra={"org_id": row.org_id, "user_id": row.user_id})
+        audit(session, request, staff_actor(request, user), "staff.logged_out")
     flash(response, "admin.logout.done", "success")
     return response
