@@ -38,6 +38,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/openapi.json"): Case("public"),
     ("GET", "/docs"): Case("public"),
     ("GET", "/docs/oauth2-redirect"): Case("public"),
+    ("GET", "/privacy/{org_slug}"): Case("public", notes="the published notice, meant for anyone"),
+    ("GET", "/privacy/{org_slug}/versions/{number}"): Case(
+        "public", notes="published versions only"
+    ),
     ("GET", "/readyz"): Case("public"),
     ("GET", "/metrics"): Case("public", notes="route templates and counts only"),
     ("GET", "/api/v1/org"): Case("list"),

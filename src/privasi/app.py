@@ -34,6 +34,7 @@ ROUTERS = [
     "privasi.audit.api",
     "privasi.vault.api",
     "privasi.web.pages",
+    "privasi.web.privacy",
 ]
 
 

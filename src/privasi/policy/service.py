@@ -197,9 +197,10 @@ def diff_versions(session: PrivasiSession, old: PolicyVersion, new: PolicyVersio
 @dataclass
 class PublicNotice:
     org: Organisation
-    version: PolicyVersion
+    version: PolicyVersion  # the one shown
     policy: Policy
-    history: list[PolicyVersion]
+    history: list[PolicyVersion]  # published versions, upcoming ones included
+    current_id: str
 
 
 def public_notice(db: Database, slug: str, number: int | None = None) -> PublicNotice:
@@ -207,13 +208,14 @@ def public_notice(db: Database, slug: str, number: int | None = None) -> PublicN
     with db.session(system=True) as system:
         org = orgs.get_org_by_slug(system, slug)
     with db.session(org.id) as session:
-        if number is None:
-            version = require_current(session)
-        else:
+        current = require_current(session)
+        version = current
+        if number is not None:
             version = get_version(session, str(number))
             if version.status != "published":
                 raise NotFound("policy version not found")
-        return PublicNotice(org, version, to_policy(session, version), history(session))
+        policy = to_policy(session, version)
+        return PublicNotice(org, version, policy, history(session), current.id)
 
 
 def load_and_publish(
