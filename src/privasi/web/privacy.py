@@ -28,7 +28,7 @@ def _page(request: Request, slug: str, number: int | None) -> Response:
         return render(request, "privacy/missing.html", context, status_code=404)
     today = policies.org_today(notice.org)
     current_id = notice.current_id
-    history = [
+    history: list[dict[str, object]] = [
         {
             "number": v.number,
             "effective_date": v.effective_date.isoformat() if v.effective_date else "",
@@ -38,7 +38,7 @@ def _page(request: Request, slug: str, number: int | None) -> Response:
         }
         for v in notice.history
     ]
-    context = {
+    context: dict[str, object] = {
         "org_slug": notice.org.slug,
         "org_name": notice.org.name,
         "notice_html": render_notice(notice.policy, lang, "html", fragment=True),
