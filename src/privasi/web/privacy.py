@@ -24,8 +24,8 @@ def _page(request: Request, slug: str, number: int | None) -> Response:
     try:
         notice = policies.public_notice(db_of(request), slug, number)
     except NotFound:
-        context = {"title_key": "privacy.missing.title", "body_key": "privacy.missing.body"}
-        return render(request, "privacy/missing.html", context, status_code=404)
+        missing = {"title_key": "privacy.missing.title", "body_key": "privacy.missing.body"}
+        return render(request, "privacy/missing.html", missing, status_code=404)
     today = policies.org_today(notice.org)
     current_id = notice.current_id
     history: list[dict[str, object]] = [
