@@ -204,6 +204,7 @@ def test_api_calls_with_the_session_cookie_need_the_csrf_header_on_unsafe_method
     owner = make_staff("owner", with_totp=True)
     pages.full_login(owner)
     token = pages.csrf_of_home()
+    assert f'<meta name="csrf-token" content="{token}">' in client.get("/admin").text
 
     assert client.get("/api/v1/org").status_code == 200
     missing = client.patch("/api/v1/org", json={"name": "Toko Melati Jaya"})
