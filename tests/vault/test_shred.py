@@ -13,7 +13,7 @@ from tests.conftest import BACKEND
 
 from privasi.config import Settings
 from privasi.db import Database
-from privasi.vault.keystore import ShredEntry
+from privasi.vault.keystore import ShredEntry, WrappedKey
 from privasi.vault.models import ShredRecord
 from privasi.vault.service import KeyUnavailable, SubjectShredded, Vault
 
@@ -183,3 +183,55 @@ def test_main_database_holds_no_key_material(vault: Vault, db: Database, org_id:
         row = conn.execute(text("SELECT subject_id, key_id FROM vault_shreds")).one()
     engine.dispose()
     assert row[0] == "ani"
+
+
+def test_shred_org_destroys_every_key_of_that_organisation_only(
+    vault: Vault, db: Database, org_id: str, other_org_id: str
+) -> None:
+    from privasi.orgs.service import system_principal
+    from privasi.vault import service as vs
+    from privasi.vault.service import VaultError
+
+    ani = vault.encrypt_field(org_id, "ani", "Ani", aad="name")
+    other = vault.encrypt_field(other_org_id, "ani", "Other Ani", aad="name")
+    with db.session(org_id) as s:
+        vs.set_secret(s, system_principal(org_id), "DB_URL", "postgresql://toko@db/toko")
+    index = vault.blind_index(other_org_id, "email", "ani@contoh.id")
+
+    assert vault.shred_org(org_id) >= 3  # ani, blind index/audit/secrets keys
+    with pytest.raises(SubjectShredded):
+        vault.decrypt_field(org_id, "ani", ani, aad="name")
+    with pytest.raises(SubjectShredded):
+        vault.encrypt_field(org_id, "budi", "new", aad="name")
+    with pytest.raises(VaultError):
+        vault.blind_index(org_id, "email", "ani@contoh.id")
+    with db.session(org_id) as s, pytest.raises(VaultError):
+        vs.get_secret(s, "DB_URL")
+    assert vault.decrypt_field(other_org_id, "ani", other, aad="name") == "Other Ani"
+    assert vault.blind_index(other_org_id, "email", "ani@contoh.id") == index
+
+
+def test_whole_org_shred_is_reapplied_too(vault: Vault, settings: Settings, org_id: str) -> None:
+    vault.encrypt_field(org_id, "ani", "Ani", aad="name")
+    vault.shred_org(org_id)
+    with vault.keystore.session() as ks:  # a key put back by a partial restore
+        ks.add(
+            WrappedKey(
+                key_id="dk-restored",
+                org_id=org_id,
+                name="subject:ani",
+                kind="subject",
+                wrapped=b"x" * 60,
+                master_key_id=vault.master_key_id,
+            )
+        )
+    assert vault.reapply_shreds().keys_destroyed == 1
+
+
+def test_the_whole_org_marker_is_not_a_subject_id(vault: Vault, org_id: str) -> None:
+    from privasi.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed):
+        vault.encrypt_field(org_id, "*", "x", aad="f")
+    with pytest.raises(ValidationFailed):
+        vault.shred(org_id, "*")

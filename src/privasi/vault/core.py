@@ -20,23 +20,24 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from privasi.config import Settings
-from privasi.db import Database, PrivasiSession, utcnow
-from privasi.errors import ValidationFailed
+from privasi.db import Database, PrivasiSession
 from privasi.vault import master as master_keys
+from privasi.vault import rotation, shredding
 from privasi.vault.errors import CiphertextInvalid, KeyUnavailable, SubjectShredded, VaultError
 from privasi.vault.keystore import KeyStore, ShredEntry, WrappedKey
 from privasi.vault.normalise import normalise
+from privasi.vault.rotation import RotationResult
+from privasi.vault.shredding import ReapplyResult, subject_name
 
 TOKEN_PREFIX = "pv1"
 NONCE_BYTES = 12
@@ -45,25 +46,10 @@ JSONValue = Any
 # A shred made by another process reaches this one once its cached copy of the key expires.
 DEFAULT_CACHE_TTL = 60.0
 DEFAULT_CACHE_SIZE = 4096
-_ROTATE_BATCH = 500
 
 _attached: weakref.WeakKeyDictionary[Engine, Vault] = weakref.WeakKeyDictionary()
 # The vault last built from settings, for sessions of a database nobody attached a vault to.
 _default: list[Vault] = []
-
-
-@dataclass(frozen=True)
-class RotationResult:
-    old_key_id: str
-    new_key_id: str
-    rewrapped: int
-
-
-@dataclass(frozen=True)
-class ReapplyResult:
-    keys_destroyed: int
-    journal_restored: int
-    mirror_restored: int
 
 
 def _b64(data: bytes) -> str:
@@ -77,12 +63,6 @@ def _unb64(text: str) -> bytes:
 def _aad(*parts: str | None) -> bytes:
     # JSON keeps the parts unambiguous: ("a.b", "c") and ("a", "b.c") never collide.
     return json.dumps(parts, separators=(",", ":")).encode()
-
-
-def _subject_name(subject_id: str) -> str:
-    if not subject_id or len(subject_id) > 64:
-        raise ValidationFailed("a subject id must be 1-64 characters", field="subject_id")
-    return f"subject:{subject_id}"
 
 
 def _encode_value(value: str | bytes | JSONValue) -> bytes:
@@ -200,13 +180,9 @@ class Vault:
                 for key in [k for k in self._cache if k[0] == org_id]:
                     del self._cache[key]
 
-    def _is_journalled(self, session: Session, org_id: str, subject_id: str) -> bool:
-        found = session.scalar(
-            select(ShredEntry.id).where(
-                ShredEntry.org_id == org_id, ShredEntry.subject_id == subject_id
-            )
-        )
-        return found is not None
+    def _forget_all(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
     def _key(
         self, org_id: str, name: str, *, create: bool, subject_id: str | None = None
@@ -229,7 +205,9 @@ class Vault:
         with self.keystore.session() as session:
             row = self.keystore.find(session, org_id, name)
             if row is None:
-                if subject_id is not None and self._is_journalled(session, org_id, subject_id):
+                if shredding.journalled(session, org_id, subject_id):
+                    if subject_id is None:
+                        raise VaultError("this organisation's keys were destroyed")
                     raise SubjectShredded("this data subject's key was destroyed (erasure)")
                 if not create:
                     return None
@@ -309,7 +287,7 @@ class Vault:
         self, org_id: str, subject_id: str, value: str | bytes | JSONValue, aad: str
     ) -> str:
         """Seal a subject's value (text, bytes or JSON) for the field ``aad``; creates their key."""
-        name = _subject_name(subject_id)
+        name = subject_name(subject_id)
         found = self._key(org_id, name, create=True, subject_id=subject_id)
         assert found is not None
         key_id, raw = found
@@ -322,7 +300,7 @@ class Vault:
     ) -> str | bytes | JSONValue:
         """The value ``encrypt_field`` sealed, as its type; ``SubjectShredded`` after erasure."""
         key_id, body = self._parse(token)
-        found = self._key(org_id, _subject_name(subject_id), create=False, subject_id=subject_id)
+        found = self._key(org_id, subject_name(subject_id), create=False, subject_id=subject_id)
         if found is None or found[0] != key_id:
             raise KeyUnavailable(
                 f"key {key_id} is not in the key store (restored from an older backup, or the "
@@ -351,80 +329,30 @@ class Vault:
         message = kind.encode() + b"\x00" + normalised.encode()
         return hmac.new(raw, message, hashlib.sha256).hexdigest()
 
-    # --- shredding -----------------------------------------------------------------------------
+    # --- shredding (see shredding.py) ----------------------------------------------------------
 
     def is_shredded(self, org_id: str, subject_id: str) -> bool:
         with self.keystore.session() as session:
-            return self._is_journalled(session, org_id, subject_id)
+            return shredding.journalled(session, org_id, subject_id)
 
     def shred(self, org_id: str, subject_id: str, session: PrivasiSession | None = None) -> bool:
         """Destroy the subject's data key and journal it; False if it was already shredded.
 
         Pass the caller's main-database ``session`` to also keep a copy of the journal entry there,
         so ``reapply_shreds`` can correct a key store restored from a backup older than the shred.
+        The caller records the erasure in the audit trail.
         """
-        name = _subject_name(subject_id)
-        if session is not None and session.org_id not in (None, org_id):
-            raise VaultError("refusing to shred a subject of another organisation")
-        with self.keystore.session() as ks:
-            row = self.keystore.find(ks, org_id, name)
-            key_id = row.key_id if row is not None else None
-            already = self._is_journalled(ks, org_id, subject_id)
-            if not already:
-                ks.add(ShredEntry(org_id=org_id, subject_id=subject_id, key_id=key_id))
-            if row is not None:
-                ks.delete(row)
-        self._forget(org_id, name)
-        if session is not None:
-            from privasi.vault.models import ShredRecord
+        return shredding.shred(self, org_id, subject_id, session)
 
-            exists = session.scalar(
-                select(ShredRecord.id).where(
-                    ShredRecord.org_id == org_id, ShredRecord.subject_id == subject_id
-                )
-            )
-            if exists is None:
-                session.add(ShredRecord(org_id=org_id, subject_id=subject_id, key_id=key_id))
-                session.flush()
-        return not already or row is not None
+    def shred_org(self, org_id: str) -> int:
+        """Destroy every key of the organisation: all its encrypted data, secrets and blind
+        indexes become unreadable and no new key is created for it. Returns the keys destroyed."""
+        return shredding.shred_org(self, org_id)
 
     def reapply_shreds(self, session: PrivasiSession | None = None) -> ReapplyResult:
         """Destroy every journalled subject's key again, merging the key store's journal with the
         copy in the main database (``session``) in both directions."""
-        from privasi.vault.models import ShredRecord
-
-        mirror: dict[tuple[str, str], str | None] = {}
-        if session is not None:
-            for rec in session.scalars(select(ShredRecord)):
-                mirror[(rec.org_id, rec.subject_id)] = rec.key_id
-        destroyed = journal_restored = 0
-        with self.keystore.session() as ks:
-            journal = {(e.org_id, e.subject_id): e.key_id for e in ks.scalars(select(ShredEntry))}
-            for (org_id, subject_id), key_id in mirror.items():
-                if (org_id, subject_id) not in journal:
-                    ks.add(ShredEntry(org_id=org_id, subject_id=subject_id, key_id=key_id))
-                    journal[(org_id, subject_id)] = key_id
-                    journal_restored += 1
-            for org_id, subject_id in journal:
-                result = ks.execute(
-                    delete(WrappedKey).where(
-                        WrappedKey.org_id == org_id,
-                        WrappedKey.name == _subject_name(subject_id),
-                    )
-                )
-                destroyed += result.rowcount  # type: ignore[attr-defined]
-        mirror_restored = 0
-        if session is not None:
-            scope = session.org_id
-            for (org_id, subject_id), key_id in journal.items():
-                if (org_id, subject_id) in mirror or (scope is not None and org_id != scope):
-                    continue
-                session.add(ShredRecord(org_id=org_id, subject_id=subject_id, key_id=key_id))
-                mirror_restored += 1
-            session.flush()
-        with self._lock:
-            self._cache.clear()
-        return ReapplyResult(destroyed, journal_restored, mirror_restored)
+        return shredding.reapply_shreds(self, session)
 
     def stats(self) -> dict[str, int]:
         """How many keys of each kind the store holds, and the journal's length."""
@@ -436,62 +364,17 @@ class Vault:
             )
         return counts
 
-    # --- master key rotation -------------------------------------------------------------------
+    # --- master key rotation (see rotation.py) -------------------------------------------------
 
     def rewrap(self, new_master: bytes) -> RotationResult:
         """Rewrap every key under ``new_master`` in one key-store transaction; the main database
         and the data keys themselves are untouched, so every ciphertext stays readable."""
-        old_id, new_id = self.master_key_id, master_keys.key_id(new_master)
-        if old_id == new_id:
-            raise VaultError("the new master key is the same as the current one")
-        count = 0
-        with self.keystore.session() as ks:
-            meta = self.keystore.meta(ks)
-            if meta.master_key_id != old_id:
-                raise master_keys.mismatch(meta.master_key_id, old_id)
-            last = ""
-            while True:
-                rows = list(
-                    ks.scalars(
-                        select(WrappedKey)
-                        .where(WrappedKey.key_id > last)
-                        .order_by(WrappedKey.key_id)
-                        .limit(_ROTATE_BATCH)
-                    )
-                )
-                if not rows:
-                    break
-                for row in rows:
-                    raw = self._unwrap(self._master, row)
-                    row.wrapped = self._wrap(new_master, row.key_id, row.org_id, row.name, raw)
-                    row.master_key_id = new_id
-                    count += 1
-                ks.flush()
-                last = rows[-1].key_id
-            meta.master_key_id = new_id
-            meta.rotated_at = utcnow()
-        self._master = new_master
-        return RotationResult(old_id, new_id, count)
+        return rotation.rewrap(self, new_master)
 
     def rotate_master_key(self, new_master: bytes | None = None) -> RotationResult:
         """Rotate to a new master key. With a key file in the data dir, the file is replaced too;
         with ``PRIVASI_MASTER_KEY`` the caller must hand the new key to the operator."""
-        new_master = new_master or master_keys.generate()
-        settings = self._settings
-        if settings is None or master_keys.from_environment(settings):
-            return self.rewrap(new_master)
-        current = master_keys.key_file(settings)
-        pending = current.with_name(current.name + master_keys.NEXT_SUFFIX)
-        pending.unlink(missing_ok=True)
-        # The new key reaches the disk before any key is wrapped under it.
-        master_keys.write_private(pending, new_master)
-        try:
-            result = self.rewrap(new_master)
-        except BaseException:
-            pending.unlink(missing_ok=True)
-            raise
-        os.replace(pending, current)
-        return result
+        return rotation.rotate(self, new_master)
 
 
 def vault_for(session: Session) -> Vault:
