@@ -387,6 +387,13 @@ def start_totp_enrolment(
     return secret, uri
 
 
+def pending_totp_secret(settings: Settings, user: StaffUser) -> str | None:
+    """The secret of an enrolment started but not confirmed, to show again on a reload."""
+    if user.totp_enabled or not user.totp_secret_enc:
+        return None
+    return _box(settings, "totp").open(user.totp_secret_enc)
+
+
 def confirm_totp_enrolment(
     session: PrivasiSession, settings: Settings, user: StaffUser, code: str
 ) -> None:

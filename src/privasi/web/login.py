@@ -20,7 +20,7 @@ from privasi.errors import Conflict, Locked, Unauthenticated
 from privasi.orgs import service as orgs
 from privasi.orgs.models import Organisation, StaffSession, StaffUser
 from privasi.orgs.passwords import Passwords
-from privasi.secretbox import SecretBox, SecretBoxError
+from privasi.secretbox import SecretBoxError
 from privasi.web import sessions as web_sessions
 from privasi.web.common import (
     HOME_URL,
@@ -212,12 +212,12 @@ def _enrolment_secret(session: PrivasiSession, settings: Settings, user: StaffUs
 
     Reloading the page keeps the secret the person may already have scanned.
     """
-    if user.totp_secret_enc:
-        try:
-            # The service seals TOTP secrets in its "totp" box; see the report for a service helper.
-            return SecretBox(settings.resolved_secret_key(), "totp").open(user.totp_secret_enc)
-        except SecretBoxError:
-            pass
+    try:
+        pending = orgs.pending_totp_secret(settings, user)
+    except SecretBoxError:
+        pending = None  # sealed under an older service secret: start again
+    if pending is not None:
+        return pending
     org = session.get(Organisation, user.org_id)
     secret, _ = orgs.start_totp_enrolment(session, settings, user, org.slug if org else "")
     return secret
