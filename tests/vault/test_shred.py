@@ -235,3 +235,42 @@ def test_the_whole_org_marker_is_not_a_subject_id(vault: Vault, org_id: str) -> 
         vault.encrypt_field(org_id, "*", "x", aad="f")
     with pytest.raises(ValidationFailed):
         vault.shred(org_id, "*")
+
+
+@pytest.mark.pg_only
+def test_backup_of_main_database_on_postgresql(
+    vault: Vault, db: Database, settings: Settings, org_id: str
+) -> None:
+    """The same rule on PostgreSQL: the backup is a copy made with CREATE DATABASE ... TEMPLATE."""
+    from sqlalchemy.engine import make_url
+    from tests.conftest import PG_URL
+
+    from privasi.db import normalise_url
+
+    with db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t_profiles (subject_id TEXT, name_enc TEXT)"))
+        for subject, name in {"ani": "Ani Wijaya", "budi": "Budi Santoso"}.items():
+            conn.execute(
+                text("INSERT INTO t_profiles VALUES (:s, :n)"),
+                {"s": subject, "n": vault.encrypt_field(org_id, subject, name, aad="name")},
+            )
+    db.dispose()
+    source = make_url(db.url).database
+    backup = f"{source}_bak"
+    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{backup}" TEMPLATE "{source}"'))
+    try:
+        with db.session(org_id) as s:
+            vault.shred(org_id, "budi", session=s)
+        restored = Database(make_url(db.url).set(database=backup).render_as_string(False))
+        with restored.engine.connect() as conn:
+            rows = dict(conn.execute(text("SELECT subject_id, name_enc FROM t_profiles")).all())
+        restored.dispose()
+        with pytest.raises(SubjectShredded):
+            vault.decrypt_field(org_id, "budi", rows["budi"], aad="name")
+        assert vault.decrypt_field(org_id, "ani", rows["ani"], aad="name") == "Ani Wijaya"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{backup}" WITH (FORCE)'))
+        admin.dispose()

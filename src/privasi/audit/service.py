@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from privasi.audit import chain
 from privasi.audit.chain import GENESIS, PersonalDataInAudit, subjects_digest
 from privasi.audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from privasi.audit.trail import describe, subject_trail
 from privasi.db import PrivasiSession, utcnow
 from privasi.errors import Conflict, UnscopedQueryError, ValidationFailed
 from privasi.orgs.service import Principal
@@ -30,8 +31,10 @@ __all__ = [
     "PersonalDataInAudit",
     "VerifyResult",
     "checkpoint",
+    "describe",
     "query",
     "record",
+    "subject_trail",
     "subjects_digest",
     "verify",
 ]
