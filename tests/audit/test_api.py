@@ -65,3 +65,9 @@ def test_needs_audit_read_and_stays_in_its_organisation(client, make_org, db) ->
         "items": [],
         "next_cursor": None,
     }
+
+
+def test_searching_by_an_identifier_is_refused(client, make_org) -> None:
+    org = make_org("toko-kopi")
+    response = client.get("/api/v1/audit?subject_id=ani@contoh.id", headers=org.headers)
+    assert response.status_code == 422 and "ani@contoh.id" not in response.text

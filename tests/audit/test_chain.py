@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from privasi.audit import chain
 from privasi.audit import service as audit
-from privasi.audit.models import AuditEvent
+from privasi.audit.models import AuditEvent, AuditHead
 from privasi.db import Database
 from privasi.orgs.service import Principal, system_principal
 from privasi.vault.service import Vault
@@ -340,3 +340,29 @@ def _fields(event: AuditEvent) -> dict:
         "prev_mac",
     ]
     return {n: getattr(event, n) for n in names}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("subject_id", "ani.wijaya@contoh.co.id"), ("purpose", "hubungi 0812-3456-7890")],
+)
+def test_identifiers_are_refused_as_subject_or_purpose(
+    vault: Vault, db: Database, org_id: str, field: str, value: str
+) -> None:
+    with db.session(org_id) as s, pytest.raises(audit.PersonalDataInAudit):
+        audit.record(s, _staff(org_id), "subject.read", **{field: value})
+
+
+def test_a_session_kept_across_commits_reads_the_current_head(
+    vault: Vault, db: Database, org_id: str
+) -> None:
+    long_lived = db.new_session(org_id)
+    audit.record(long_lived, _staff(org_id), "subject.read", subject_id="a")
+    long_lived.commit()
+    held = long_lived.scalars(select(AuditHead)).one()  # stays in the identity map
+    _write(db, org_id, 2)  # another request moves the head meanwhile
+    event = audit.record(long_lived, _staff(org_id), "subject.read", subject_id="b")
+    long_lived.commit()
+    long_lived.close()
+    assert event.seq == 4 and held.seq == 4
+    assert _verify(db, org_id).ok

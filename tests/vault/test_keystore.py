@@ -166,3 +166,15 @@ def org_id_factory(db: Database) -> str:
 
     with db.session(system=True) as s:
         return orgs.create_org(s, "warung-maju", "Warung Maju").id
+
+
+def test_loose_master_key_file_permissions_are_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(tmp_path / "loose", master_key=None)
+    master_keys.resolved_master_key(settings)
+    path = settings.data_dir / "master.key"
+    path.chmod(0o644)
+    with caplog.at_level("WARNING", logger="privasi.vault"):
+        master_keys.resolved_master_key(settings)
+    assert "chmod 600" in caplog.text

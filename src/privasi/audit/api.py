@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query
 
 from privasi.audit import schemas
 from privasi.audit import service as audit
+from privasi.audit.chain import looks_personal
+from privasi.errors import ValidationFailed
 from privasi.http.deps import Ctx, ctx_for
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -31,6 +33,9 @@ def list_audit(
     cursor: str | None = Query(None, max_length=20, description="next_cursor of the last page"),
     ctx: Ctx = ctx_for("audit.read"),
 ) -> object:
+    if subject_id is not None and looks_personal(subject_id):
+        # The trail is searched by subject id only; identifiers are looked up through subjects.
+        raise ValidationFailed("subject_id must be a subject's id", field="subject_id")
     page = audit.query(
         ctx.session,
         subject_id=subject_id,

@@ -106,7 +106,7 @@ def subjects_digest(subject_ids: Iterable[str]) -> tuple[int, str]:
     return len(unique), hashlib.sha256("\n".join(unique).encode()).hexdigest()
 
 
-def _looks_personal(text: str) -> bool:
+def looks_personal(text: str) -> bool:
     if UUID_RE.match(text):
         return False
     if EMAIL_RE.search(text):
@@ -127,7 +127,7 @@ def _check(value: Any, path: str, depth: int) -> None:
         for index, item in enumerate(value):
             _check(item, f"{path}[{index}]", depth + 1)
     elif isinstance(value, str):
-        if _looks_personal(value):
+        if looks_personal(value):
             raise PersonalDataInAudit(
                 f"audit detail '{path}' looks like an e-mail address or phone number; "
                 "record field names and ids, never values"

@@ -55,7 +55,15 @@ def _lock_head(session: PrivasiSession, org_id: str) -> AuditHead:
             update(AuditHead).where(AuditHead.org_id == org_id).values(seq=AuditHead.seq),
             execution_options={"synchronize_session": False},
         )
-    head = session.scalar(select(AuditHead).where(AuditHead.org_id == org_id).with_for_update())
+    # populate_existing: a session kept across commits (expire_on_commit is off) must not reuse
+    # the head it read in an earlier transaction.
+    locked = (
+        select(AuditHead)
+        .where(AuditHead.org_id == org_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    head = session.scalar(locked)
     if head is not None:
         return head
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -63,12 +71,7 @@ def _lock_head(session: PrivasiSession, org_id: str) -> AuditHead:
         insert(AuditHead).on_conflict_do_nothing(index_elements=["org_id"]),
         [{"org_id": org_id, "seq": 0, "mac": GENESIS, "updated_at": utcnow()}],
     )
-    head = session.scalar(
-        select(AuditHead)
-        .where(AuditHead.org_id == org_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    head = session.scalar(locked)
     assert head is not None
     return head
 
@@ -96,6 +99,12 @@ def record(
     if not chain.ACTION_RE.match(action) or len(action) > 100:
         raise ValueError(f"audit action {action!r} must look like 'domain.verb'")
     clean = chain.clean_details(details)
+    for name, value in (("subject_id", subject_id), ("purpose", purpose)):
+        if value is not None and chain.looks_personal(value):
+            raise PersonalDataInAudit(
+                f"audit {name} looks like an e-mail address or phone number; pass the subject's "
+                "id, never an identifier"
+            )
     digest = None
     if subject_ids is not None:
         counted, digest = subjects_digest(subject_ids)

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Integer, LargeBinary, MetaData, String, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from privasi.db import NAMING, UTCDateTime, make_engine, normalise_url, utcnow
@@ -90,7 +90,11 @@ class KeyStore:
 
     def open(self, master_key_id: str) -> KeyStoreMeta:
         """Create the schema if needed; return the version row (first open records the master)."""
-        KeyStoreBase.metadata.create_all(self.engine)
+        try:
+            KeyStoreBase.metadata.create_all(self.engine)
+        except (IntegrityError, ProgrammingError):
+            # Another process created the tables between our check and our CREATE: theirs do.
+            KeyStoreBase.metadata.create_all(self.engine)
         with self.session() as session:
             meta = session.get(KeyStoreMeta, 1)
             if meta is None:

@@ -13,6 +13,7 @@ import binascii
 import contextlib
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from privasi.config import Settings
 from privasi.vault.errors import MasterKeyMismatch, VaultError
 
+log = logging.getLogger("privasi.vault")
 KEY_BYTES = 32
 FILE_NAME = "master.key"
 NEXT_SUFFIX = ".next"
@@ -75,6 +77,8 @@ def resolved_master_key(settings: Settings) -> bytes:
         # Another process may create it first: then use theirs.
         with contextlib.suppress(FileExistsError):
             write_private(path, generate())
+    if path.stat().st_mode & 0o077:
+        log.warning("%s is readable by other users; chmod 600 it", path)
     return decode(path.read_text())
 
 
