@@ -63,3 +63,29 @@ def test_unknown_validator_fails_at_construction(tmp_path: Path) -> None:
     )
     with pytest.raises(KeyError, match="unknown validator"):
         Detector.from_file(f)
+
+
+def test_trigger_patterns_keep_offsets_with_growing_lowercase() -> None:
+    # "İ" lower-cases to two code points; offsets must still point at the name
+    text = "İstanbul'dan geldim, saya Budi Santoso"
+    (finding,) = [f for f in Detector().detect(text) if f.entity_type == "PERSON"]
+    assert text[finding.start : finding.end] == "Budi Santoso"
+
+
+def test_spacy_backend_reports_missing_library(tmp_path: Path) -> None:
+    pytest.importorskip("pytest")
+    try:
+        import spacy  # noqa: F401
+
+        pytest.skip("spaCy installed")
+    except ImportError:
+        pass
+    from privasi.pii.ner import BackendUnavailable
+
+    f = tmp_path / "r.yaml"
+    f.write_text(
+        "version: 1\nrecognizers:\n  - name: ner\n    entity: PERSON\n    kind: function\n"
+        "    function: spacy_ner\n"
+    )
+    with pytest.raises(BackendUnavailable, match="needs spaCy"):
+        Detector.from_file(f).detect("Budi")

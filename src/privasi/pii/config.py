@@ -13,12 +13,22 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .types import EntityType
+from .validators import Validator, get_validator
 
 _FLAGS = {"IGNORECASE": re.IGNORECASE, "MULTILINE": re.MULTILINE}
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Prefilter(_Strict):
+    """A cheap test run before any regex: skip the recognizer when it fails."""
+
+    needs_digit: bool = False
+    # a run of at least 8 digits, single spaces, dots or dashes allowed between them
+    needs_long_number: bool = False
+    any_of: list[str] = []
 
 
 class PatternSpec(_Strict):
@@ -28,10 +38,17 @@ class PatternSpec(_Strict):
     group: int | str = 0
     flags: list[Literal["IGNORECASE", "MULTILINE"]] = []
     validator: str | None = None
+    prefilter: Prefilter = Prefilter()
+    # Optional fast path: a regex over the lower-cased text that finds where a match can
+    # begin; `regex` is then anchored right after each trigger. Case-insensitive keyword
+    # alternations are slow in `re`; plain lower-case literals are fast.
+    trigger: str | None = None
 
-    @field_validator("regex")
+    @field_validator("regex", "trigger")
     @classmethod
-    def _compiles(cls, value: str) -> str:
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         try:
             re.compile(value)
         except re.error as exc:
@@ -52,13 +69,6 @@ class Retype(_Strict):
 
     entity: EntityType
     words: list[str]
-
-
-class Prefilter(_Strict):
-    """A cheap test run before any regex: skip the recognizer when it fails."""
-
-    needs_digit: bool = False
-    any_of: list[str] = []
 
 
 class RecognizerSpec(_Strict):
@@ -113,6 +123,9 @@ class CompiledPattern:
     spec: PatternSpec
     regex: re.Pattern[str]
     validator: str | None
+    any_of: tuple[str, ...] = ()
+    trigger: re.Pattern[str] | None = None
+    validator_fn: Validator | None = None
 
 
 @dataclass(slots=True)
@@ -127,6 +140,10 @@ class CompiledRecognizer:
     word_entity: dict[str, str | None] = field(default_factory=dict)
     any_of: tuple[str, ...] = ()
     veto_re: re.Pattern[str] | None = None
+    # flattened from the spec: read once per recognizer per message, so kept as attributes
+    needs_digit: bool = False
+    needs_long: bool = False
+    languages: frozenset[str] | None = None
 
 
 def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
@@ -136,7 +153,14 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
         for f in p.flags:
             flags |= _FLAGS[f]
         patterns.append(
-            CompiledPattern(p, re.compile(p.regex, flags), p.validator or spec.validator)
+            CompiledPattern(
+                p,
+                re.compile(p.regex, flags),
+                p.validator or spec.validator,
+                tuple(w.lower() for w in p.prefilter.any_of),
+                re.compile(p.trigger) if p.trigger else None,
+                get_validator(name) if (name := p.validator or spec.validator) else None,
+            )
         )
     word_entity: dict[str, str | None] = {}
     for w in spec.context.all():
@@ -155,6 +179,9 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
     return CompiledRecognizer(
         spec=spec,
         veto_re=veto_re,
+        needs_digit=spec.prefilter.needs_digit,
+        needs_long=spec.prefilter.needs_long_number,
+        languages=None if set(spec.languages) >= {"id", "en"} else frozenset(spec.languages),
         patterns=patterns,
         context_re=context_re,
         word_entity=word_entity,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import ner as _ner  # noqa: F401  (registers the optional NER backends)
 from .config import (
+    CompiledPattern,
     CompiledRecognizer,
     RecognizerSpec,
     compile_recognizer,
@@ -18,9 +20,11 @@ from .config import (
 from .functions import FUNCTIONS
 from .language import detect_language
 from .types import ALL_ENTITIES, Finding, Language, PiiInputError
-from .validators import Verdict, get_validator
+from .validators import Verdict
 
 _HAS_DIGIT = re.compile(r"\d")
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+_LONG_NUMBER = re.compile(r"\d(?:[ .\-]?\d){7}")
 
 # When two readings of one entity type share a span, the more specific type wins;
 # also the last tie-breaker of the overlap rule.
@@ -116,9 +120,6 @@ class Detector:
             produced = {spec.entity.value} | {r.entity.value for r in spec.retype}
             if not produced & self._entities:
                 continue
-            for p in spec.patterns:
-                if p.validator or spec.validator:
-                    get_validator(p.validator or spec.validator or "")
             if spec.kind == "function" and spec.function not in FUNCTIONS:
                 raise KeyError(f"unknown function recognizer {spec.function!r}")
             self._compiled.append(compile_recognizer(spec))
@@ -134,18 +135,20 @@ class Detector:
             return []
         lang = language or detect_language(text)
         lower = text.lower()
+        if len(lower) != len(text):
+            # a few characters (such as "İ") grow when lower-cased; offsets must line up
+            lower = text.translate(_ASCII_LOWER)
         has_digit = _HAS_DIGIT.search(text) is not None
+        has_long = has_digit and _LONG_NUMBER.search(text) is not None
         found: list[Finding] = []
         for rec in self._compiled:
-            spec = rec.spec
-            if lang != "mixed" and lang not in spec.languages:
+            if rec.languages is not None and lang != "mixed" and lang not in rec.languages:
                 continue
-            pf = spec.prefilter
-            if pf.needs_digit and not has_digit:
+            if (rec.needs_digit and not has_digit) or (rec.needs_long and not has_long):
                 continue
             if rec.any_of and not any(w in lower for w in rec.any_of):
                 continue
-            for start, end, score, validated_entity in self._candidates(rec, text):
+            for start, end, score, validated_entity in self._candidates(rec, text, lower):
                 f = self._with_context(rec, text, lower, start, end, score, validated_entity)
                 if f is not None:
                     found.append(f)
@@ -157,7 +160,7 @@ class Detector:
         return result
 
     def _candidates(
-        self, rec: CompiledRecognizer, text: str
+        self, rec: CompiledRecognizer, text: str, lower: str
     ) -> Iterable[tuple[int, int, float, str | None]]:
         spec = rec.spec
         if spec.kind == "function":
@@ -165,9 +168,14 @@ class Detector:
                 yield s, e, sc, None
             return
         for cp in rec.patterns:
-            validator = get_validator(cp.validator) if cp.validator else None
+            if cp.any_of and not any(w in lower for w in cp.any_of):
+                continue
+            validator = cp.validator_fn
             group = cp.spec.group
-            for m in cp.regex.finditer(text):
+            matches = (
+                cp.regex.finditer(text) if cp.trigger is None else self._triggered(cp, text, lower)
+            )
+            for m in matches:
                 start, end = m.span(group)
                 if start < 0 or start == end:
                     continue
@@ -186,6 +194,14 @@ class Detector:
                         if end <= start:
                             continue
                 yield start, end, score, entity
+
+    @staticmethod
+    def _triggered(cp: CompiledPattern, text: str, lower: str) -> Iterator[re.Match[str]]:
+        assert cp.trigger is not None
+        for t in cp.trigger.finditer(lower):
+            m = cp.regex.match(text, t.end())
+            if m is not None:
+                yield m
 
     def _with_context(
         self,

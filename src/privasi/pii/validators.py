@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
 import phonenumbers
@@ -18,7 +19,7 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.id import nik as std_nik
 
-from .names import is_given_name, is_stopword
+from .names import given_names, is_given_name, is_stopword, stopwords
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,15 @@ def validate_bank_account(value: str) -> Result:
 _ID_MOBILE = re.compile(r"^8[1-9]\d{7,10}$")
 
 
+@lru_cache(maxsize=1)
+def _id_fixed_line() -> re.Pattern[str]:
+    """Indonesian landline ranges from phonenumbers' metadata, compiled once: the same
+    rule as is_valid_number without parsing a PhoneNumber object for every candidate."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region("ID")
+    assert meta is not None and meta.fixed_line is not None
+    return re.compile(meta.fixed_line.national_number_pattern or r"(?!)")
+
+
 @register("phone")
 def validate_phone(value: str) -> Result:
     d = digits(value)
@@ -195,11 +205,7 @@ def validate_phone(value: str) -> Result:
         return True
     if national.startswith("8"):
         return False
-    try:
-        parsed = phonenumbers.parse("0" + national, "ID")
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.is_valid_number(parsed) and 8 <= len(national) <= 11
+    return 8 <= len(national) <= 11 and _id_fixed_line().fullmatch(national) is not None
 
 
 @register("ip")
@@ -397,15 +403,20 @@ _NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’.-]*")
 def validate_person(value: str) -> Result:
     """Keep leading tokens that look like a name: capitalised and not a common word,
     or any given name from the gazetteer (chat is often written in lower case)."""
+    names = given_names()
+    stops = stopwords()
+    # fast exit for the common case "saya mau ...": a lower-case first word that is no name
+    first = value.split(None, 1)[0].rstrip(".").lower()
+    if first in stops or (value[:1].islower() and first not in names):
+        return False
     end = 0
     kept = 0
     for m in _NAME_TOKEN.finditer(value):
         tok = m.group(0).rstrip(".")
-        if is_stopword(tok) or (tok.isupper() and len(tok) <= 4 and not is_given_name(tok)):
+        low = tok.lower()
+        if low in stops or (tok.isupper() and len(tok) <= 4 and low not in names):
             break
-        if not (tok[:1].isupper() or is_given_name(tok)):
-            break
-        if kept == 0 and tok[:1].islower() and not is_given_name(tok):
+        if not (tok[:1].isupper() or low in names):
             break
         kept += 1
         end = m.start() + len(tok)
