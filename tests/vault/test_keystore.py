@@ -178,3 +178,73 @@ def test_loose_master_key_file_permissions_are_warned_about(
     with caplog.at_level("WARNING", logger="privasi.vault"):
         master_keys.resolved_master_key(settings)
     assert "chmod 600" in caplog.text
+
+
+def test_rotation_does_not_touch_the_main_database(
+    vault: Vault, db: Database, settings: Settings, org_id: str
+) -> None:
+    from sqlalchemy import text
+
+    from privasi.orgs.service import system_principal
+    from privasi.vault import service as vs
+
+    with db.session(org_id) as s:
+        vs.set_secret(s, system_principal(org_id), "SMTP_PASSWORD", "rahasia-smtp")
+    vault.encrypt_field(org_id, "ani", "Ani", aad="name")
+
+    def snapshot() -> list[tuple]:
+        with db.engine.connect() as conn:
+            return [
+                tuple(row)
+                for table in ("org_secrets", "audit_events", "audit_heads", "vault_shreds")
+                for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))
+            ]
+
+    before = snapshot()
+    vault.rotate_master_key(master_keys.generate())
+    assert snapshot() == before
+    with db.session(org_id) as s:
+        assert vs.get_secret(s, "SMTP_PASSWORD", vault=vault) == "rahasia-smtp"
+
+
+def test_rotation_never_deletes_the_key_an_interrupted_rotation_installed(
+    tmp_path: Path, org_id_factory
+) -> None:
+    settings = make_settings(tmp_path / "file-mode", master_key=None)
+    stale = Vault.from_settings(settings)
+    token = stale.encrypt_field(org_id_factory, "ani", "Ani", aad="name")
+    new = master_keys.generate()
+    master_keys.write_private(settings.data_dir / "master.key.next", new)
+    Vault(stale.keystore, stale._master).rewrap(new)  # another process, interrupted after commit
+    with pytest.raises(VaultError, match="interrupted rotation"):
+        stale.rotate_master_key()
+    assert master_keys.pending_next_key(settings) == new
+    reopened = Vault.from_settings(settings)
+    assert reopened.decrypt_field(org_id_factory, "ani", token, aad="name") == "Ani"
+    stale.close()
+    reopened.close()
+
+
+def test_a_process_starting_mid_rotation_waits_for_it(tmp_path: Path, org_id_factory) -> None:
+    import os
+    import threading
+
+    settings = make_settings(tmp_path / "file-mode", master_key=None)
+    rotating = Vault.from_settings(settings)
+    token = rotating.encrypt_field(org_id_factory, "ani", "Ani", aad="name")
+    new = master_keys.generate()
+    opened: list[Vault] = []
+    with master_keys.rotation_lock(settings):
+        next_path = settings.data_dir / "master.key.next"
+        master_keys.write_private(next_path, new)  # the rotation is under way ...
+        starter = threading.Thread(target=lambda: opened.append(Vault.from_settings(settings)))
+        starter.start()
+        starter.join(timeout=0.5)
+        assert starter.is_alive() and next_path.exists()  # ... so the new process waits
+        rotating.rewrap(new)
+        os.replace(next_path, settings.data_dir / "master.key")
+    starter.join(timeout=10)
+    assert opened and opened[0].master_key_id == master_keys.key_id(new)
+    assert opened[0].decrypt_field(org_id_factory, "ani", token, aad="name") == "Ani"
+    opened[0].close()
+    rotating.close()

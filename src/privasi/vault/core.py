@@ -109,9 +109,12 @@ class Vault:
         master = master_keys.resolved_master_key(settings)
         keystore = KeyStore(settings.keys_url)
         meta = keystore.open(master_keys.key_id(master))
-        if not master_keys.from_environment(settings):
-            finished = master_keys.finish_pending_rotation(settings, meta.master_key_id)
-            master = finished or master
+        if master_keys.pending_next_key(settings) is not None:
+            # A rotation is running or was interrupted: wait for it, then look again.
+            with master_keys.rotation_lock(settings):
+                meta = keystore.open(master_keys.key_id(master))
+                finished = master_keys.finish_pending_rotation(settings, meta.master_key_id)
+                master = finished or master_keys.resolved_master_key(settings)
         if meta.master_key_id != master_keys.key_id(master):
             keystore.dispose()
             raise master_keys.mismatch(meta.master_key_id, master_keys.key_id(master))

@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import fcntl
 import hashlib
 import hmac
 import logging
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 from privasi.config import Settings
@@ -25,6 +27,7 @@ log = logging.getLogger("privasi.vault")
 KEY_BYTES = 32
 FILE_NAME = "master.key"
 NEXT_SUFFIX = ".next"
+LOCK_NAME = "master.key.lock"
 
 
 def key_id(master: bytes) -> str:
@@ -101,6 +104,20 @@ def finish_pending_rotation(settings: Settings, store_master_id: str) -> bytes |
         return None
     os.replace(next_path, key_file(settings))
     return candidate
+
+
+@contextlib.contextmanager
+def rotation_lock(settings: Settings) -> Iterator[None]:
+    """Held while a rotation runs, and while a starting process inspects ``master.key.next``, so
+    no process mistakes a rotation in progress for an abandoned one."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(settings.data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def mismatch(store_id: str, configured_id: str) -> MasterKeyMismatch:

@@ -68,13 +68,25 @@ def rotate(vault: Vault, new_master: bytes | None) -> RotationResult:
         return rewrap(vault, new_master)
     current = master_keys.key_file(settings)
     pending = current.with_name(current.name + master_keys.NEXT_SUFFIX)
-    pending.unlink(missing_ok=True)
-    # The new key reaches the disk before any key is wrapped under it.
-    master_keys.write_private(pending, new_master)
-    try:
-        result = rewrap(vault, new_master)
-    except BaseException:
+    with master_keys.rotation_lock(settings):
+        # Holding the lock, a leftover next key can only be from an interrupted rotation.
+        leftover = master_keys.pending_next_key(settings)
+        if leftover is not None:
+            with vault.keystore.session() as ks:
+                store_id = vault.keystore.meta(ks).master_key_id
+            if master_keys.key_id(leftover) == store_id:
+                # The store already uses that key: it must be installed, never deleted.
+                raise VaultError(
+                    "an interrupted rotation left the key the store now uses in "
+                    "master.key.next; start privasi once to install it, then rotate again"
+                )
         pending.unlink(missing_ok=True)
-        raise
-    os.replace(pending, current)
+        # The new key reaches the disk before any key is wrapped under it.
+        master_keys.write_private(pending, new_master)
+        try:
+            result = rewrap(vault, new_master)
+        except BaseException:
+            pending.unlink(missing_ok=True)
+            raise
+        os.replace(pending, current)
     return result
