@@ -29,6 +29,13 @@ def register(name: str) -> Callable[[Function], Function]:
 
 _CAP_WORD = re.compile(r"(?<![\w@./-])[A-Z][a-z]{1,20}(?![\w@-])")
 _NEXT_CAP = re.compile(r"[ ]([A-Z][a-z]{1,20})(?![\w@-])")
+_PREV_CAP = re.compile(r"(?<![\w@./-])([A-Z][a-z]{1,20})[ ]$")
+
+
+def _sentence_start(text: str, pos: int) -> bool:
+    """True when pos begins the text, a line or a sentence, where capitals prove nothing."""
+    before = text[max(0, pos - 3) : pos].rstrip(" ")
+    return not before or before[-1] in ".!?\n:"
 
 
 @register("gazetteer_person")
@@ -42,6 +49,14 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
         word = m.group(0)
         if not is_given_name(word) or is_stopword(word):
             continue
+        start = m.start()
+        # family names come after given names, but a name missing from the gazetteer
+        # may come first ("Herman Susanto"): take capitalised words just before it too
+        for _ in range(2):
+            prev = _PREV_CAP.search(text, max(0, start - 24), start)
+            if not prev or is_stopword(prev.group(1)) or _sentence_start(text, prev.start(1)):
+                break
+            start = prev.start(1)
         end = m.end()
         for _ in range(3):
             nxt = _NEXT_CAP.match(text, end)
@@ -49,7 +64,7 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
                 break
             end = nxt.end()
         pos = end
-        yield m.start(), end, score
+        yield start, end, score
 
 
 # Address: a street marker starts it; it then runs over components while they look

@@ -19,7 +19,7 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.id import nik as std_nik
 
-from .names import given_names, is_given_name, is_stopword, stopwords
+from .names import given_names, stopwords
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,15 +427,28 @@ def validate_person(value: str) -> Result:
 
 @register("person_strict")
 def validate_person_strict(value: str) -> Result:
-    """For an explicit label such as "Nama:": keep every word up to a common word."""
+    """For an explicit label such as "Nama:": the field holds a name, so capitalised
+    words all belong to it ("Lee Min Ho"); a lower-case common word or another field's
+    label ends it."""
+    names = given_names()
+    stops = stopwords()
     end = 0
     kept = 0
     for m in _NAME_TOKEN.finditer(value):
         tok = m.group(0).rstrip(".")
-        if is_stopword(tok) and not is_given_name(tok):
+        low = tok.lower()
+        if low in _FIELD_WORDS or (low in stops and low not in names and not tok[:1].isupper()):
+            break
+        if kept == 0 and low in stops and low not in names:
             break
         kept += 1
         end = m.start() + len(tok)
     if kept == 0:
         return False
     return Verdict(trim_end=len(value) - end)
+
+
+_FIELD_WORDS = frozenset(
+    ["email", "hp", "no", "nik", "telp", "tel", "phone", "alamat", "address", "npwp", "kk",
+     "tgl", "tanggal", "dob", "wa", "bank", "rek", "norek", "dan", "and", "pt", "cv"]
+)  # fmt: skip
