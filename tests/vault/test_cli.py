@@ -133,3 +133,12 @@ def test_status_and_master_key_id(env: dict[str, str], settings: Settings, db) -
     status = runner.invoke(keys_app, ["status"], env=env)
     assert "subject keys: 1" in status.output and "shredded subjects: 1" in status.output
     assert "7 days" in status.output
+
+
+def test_wrong_master_key_is_one_clear_line(env: dict[str, str]) -> None:
+    import base64
+
+    wrong = env | {"PRIVASI_MASTER_KEY": base64.b64encode(b"w" * 32).decode()}
+    result = CliRunner().invoke(keys_app, ["status"], env=wrong)
+    assert result.exit_code == 1
+    assert "master key" in result.output and "Traceback" not in result.output

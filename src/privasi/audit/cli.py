@@ -11,8 +11,8 @@ from rich.console import Console
 
 from privasi.audit import service as audit
 from privasi.orgs import service as orgs
-from privasi.runtime import database, domain_errors, err, safe_settings
-from privasi.vault.service import Vault
+from privasi.runtime import err, safe_settings
+from privasi.vault.cli import opened as _opened
 
 out = Console()
 app = typer.Typer(help="The audit trail: checkpoints and verification.", no_args_is_help=True)
@@ -29,15 +29,11 @@ def checkpoint(
 ) -> None:
     """Verify the chain, then store and print its head. Keep the output outside the database."""
     settings = safe_settings()
-    with database(settings) as db, domain_errors():
-        vault = Vault.from_settings(settings, db)
-        try:
-            with db.session(system=True) as s:
-                org_id = orgs.get_org_by_slug(s, org).id
-            with db.session(org_id) as s:
-                cp = audit.checkpoint(s, orgs.system_principal(org_id, "cli"), vault=vault)
-        finally:
-            vault.close()
+    with _opened(settings) as (db, vault):
+        with db.session(system=True) as s:
+            org_id = orgs.get_org_by_slug(s, org).id
+        with db.session(org_id) as s:
+            cp = audit.checkpoint(s, orgs.system_principal(org_id, "cli"), vault=vault)
     text = json.dumps(cp.to_json(), indent=2)
     if out_file is not None:
         out_file.write_text(text + "\n")
@@ -53,7 +49,7 @@ def verify(
 ) -> None:
     """Walk the chain; exit 1 naming the first bad event if anything was changed."""
     settings = safe_settings()
-    with database(settings) as db, domain_errors():
+    with _opened(settings) as (db, vault):
         cp = None
         if checkpoint_file is not None:
             try:
@@ -62,14 +58,10 @@ def verify(
                 err.print(f"[red]error:[/] cannot read a checkpoint from {checkpoint_file}")
                 raise typer.Exit(2) from None
             cp = audit.Checkpoint.from_json(data)
-        vault = Vault.from_settings(settings, db)
-        try:
-            with db.session(system=True) as s:
-                org_id = orgs.get_org_by_slug(s, org).id
-            with db.session(org_id) as s:
-                result = audit.verify(s, org_id, cp, vault=vault)
-        finally:
-            vault.close()
+        with db.session(system=True) as s:
+            org_id = orgs.get_org_by_slug(s, org).id
+        with db.session(org_id) as s:
+            result = audit.verify(s, org_id, cp, vault=vault)
     if not result.ok:
         err.print(f"[red]FAILED[/] at event {result.first_bad_seq}: {result.message}")
         raise typer.Exit(1)

@@ -19,7 +19,7 @@ from privasi.orgs import service as orgs
 from privasi.runtime import database, domain_errors, err, safe_settings
 from privasi.vault import master as master_keys
 from privasi.vault import service as vault_service
-from privasi.vault.core import Vault
+from privasi.vault.core import Vault, attached_to
 
 out = Console()
 keys_app = typer.Typer(
@@ -33,13 +33,19 @@ NameArg = Annotated[str, typer.Argument(help="secret name, as the policy file re
 
 
 @contextmanager
-def _opened(settings: Settings) -> Iterator[tuple[Database, Vault]]:
-    with database(settings) as db, domain_errors():
-        vault = Vault.from_settings(settings, db)
+def opened(settings: Settings) -> Iterator[tuple[Database, Vault]]:
+    """The main database and the vault attached to it, for one command."""
+    # domain_errors first: a wrong master key is one red line, not a traceback.
+    with domain_errors(), database(settings) as db:
+        vault = attached_to(db)
+        own = vault is None
+        if vault is None:
+            vault = Vault.from_settings(settings, db)
         try:
             yield db, vault
         finally:
-            vault.close()
+            if own:
+                vault.close()
 
 
 def _org_id(db: Database, slug: str) -> str:
@@ -51,7 +57,7 @@ def _org_id(db: Database, slug: str) -> str:
 def reapply_shreds() -> None:
     """Destroy again every shredded subject's key, e.g. after restoring an older key-store backup."""
     settings = safe_settings()
-    with _opened(settings) as (db, vault), db.session(system=True) as s:
+    with opened(settings) as (db, vault), db.session(system=True) as s:
         result = vault.reapply_shreds(s)
     out.print(
         f"keys destroyed: {result.keys_destroyed}; journal entries restored from the main "
@@ -64,7 +70,7 @@ def reapply_shreds() -> None:
 def status() -> None:
     """What the key store holds (counts only) and the backup rule that makes erasure stick."""
     settings = safe_settings()
-    with _opened(settings) as (_, vault):
+    with opened(settings) as (_, vault):
         counts = vault.stats()
     out.print(f"master key: {vault.master_key_id}")
     for kind, number in sorted(counts.items()):
@@ -79,7 +85,7 @@ def status() -> None:
 def master_key_id() -> None:
     """Print the public id of the configured master key (never the key)."""
     settings = safe_settings()
-    with _opened(settings) as (_, vault):
+    with opened(settings) as (_, vault):
         out.print(vault.master_key_id)
 
 
@@ -100,7 +106,7 @@ def rotate(
             "PRIVASI_MASTER_KEY"
         )
         raise typer.Exit(2)
-    with _opened(settings) as (_, vault):
+    with opened(settings) as (_, vault):
         new_master = master_keys.generate()
         if from_env:
             assert new_key_file is not None
@@ -144,7 +150,7 @@ def secrets_set(org: OrgArg, name: NameArg) -> None:
     """Store a secret; the value is read from stdin (typed without echo on a terminal)."""
     settings = safe_settings()
     value = _read_value()
-    with _opened(settings) as (db, vault):
+    with opened(settings) as (db, vault):
         org_id = _org_id(db, org)
         with db.session(org_id) as s:
             created = vault_service.set_secret(
@@ -157,7 +163,7 @@ def secrets_set(org: OrgArg, name: NameArg) -> None:
 def secrets_list(org: OrgArg) -> None:
     """List secret names and when they changed (never values)."""
     settings = safe_settings()
-    with _opened(settings) as (db, _):
+    with opened(settings) as (db, _):
         org_id = _org_id(db, org)
         with db.session(org_id) as s:
             items = vault_service.list_secrets(s)
@@ -171,7 +177,7 @@ def secrets_list(org: OrgArg) -> None:
 def secrets_delete(org: OrgArg, name: NameArg) -> None:
     """Delete a stored secret."""
     settings = safe_settings()
-    with _opened(settings) as (db, vault):
+    with opened(settings) as (db, vault):
         org_id = _org_id(db, org)
         with db.session(org_id) as s:
             vault_service.delete_secret(s, orgs.system_principal(org_id, "cli"), name, vault=vault)

@@ -380,6 +380,10 @@ class Vault:
         return rotation.rotate(self, new_master)
 
 
+def attached_to(db: Database) -> Vault | None:
+    return _attached.get(db.engine)
+
+
 def vault_for(session: Session) -> Vault:
     """The vault attached to the database ``session`` belongs to."""
     bind = session.get_bind()
