@@ -126,6 +126,8 @@ class CompiledPattern:
     any_of: tuple[str, ...] = ()
     trigger: re.Pattern[str] | None = None
     validator_fn: Validator | None = None
+    score: float = 0.0
+    group: int | str = 0
 
 
 @dataclass(slots=True)
@@ -144,6 +146,7 @@ class CompiledRecognizer:
     needs_digit: bool = False
     needs_long: bool = False
     languages: frozenset[str] | None = None
+    entity: str = ""
 
 
 def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
@@ -160,6 +163,8 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
                 tuple(w.lower() for w in p.prefilter.any_of),
                 re.compile(p.trigger) if p.trigger else None,
                 get_validator(name) if (name := p.validator or spec.validator) else None,
+                p.score,
+                p.group,
             )
         )
     word_entity: dict[str, str | None] = {}
@@ -179,6 +184,7 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
     return CompiledRecognizer(
         spec=spec,
         veto_re=veto_re,
+        entity=spec.entity.value,
         needs_digit=spec.prefilter.needs_digit,
         needs_long=spec.prefilter.needs_long_number,
         languages=None if set(spec.languages) >= {"id", "en"} else frozenset(spec.languages),

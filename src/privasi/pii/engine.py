@@ -171,7 +171,7 @@ class Detector:
             if cp.any_of and not any(w in lower for w in cp.any_of):
                 continue
             validator = cp.validator_fn
-            group = cp.spec.group
+            group = cp.group
             matches = (
                 cp.regex.finditer(text) if cp.trigger is None else self._triggered(cp, text, lower)
             )
@@ -179,7 +179,7 @@ class Detector:
                 start, end = m.span(group)
                 if start < 0 or start == end:
                     continue
-                score = cp.spec.score
+                score = cp.score
                 entity = None
                 if validator is not None:
                     verdict = validator(text[start:end])
@@ -214,7 +214,7 @@ class Detector:
         entity: str | None,
     ) -> Finding | None:
         spec = rec.spec
-        entity = entity or spec.entity.value
+        entity = entity or rec.entity
         has_context = False
         if rec.veto_re is not None and rec.veto_re.search(
             lower, max(0, start - spec.context_window), start
