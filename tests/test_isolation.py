@@ -191,11 +191,16 @@ def test_b_cannot_reach_anything_of_a(client, app, world):
             body = {"source": world["b_policy"]}
         r = client.request(method, url, headers=b.headers, json=body, params=case.params)
         text = r.text
+        if r.headers.get("content-type", "").startswith("application/problem+json"):
+            # A problem's "instance" echoes the path B itself asked for; the rest must hold nothing.
+            text = json.dumps({k: v for k, v in r.json().items() if k != "instance"})
         if case.kind == "resource":
             assert r.status_code == 404, f"{method} {path} gave {r.status_code}"
         else:
             assert r.status_code < 400, f"{method} {path}: {r.status_code} {text}"
         for marker in world["markers"]:
+            if marker in url:
+                continue  # B named it in the request; an echo of B's own input is no leak
             assert marker not in text, f"{method} {path} leaked A's data"
     # and A's objects are intact after B's attempts
     a = world["a"]

@@ -7,4 +7,11 @@ from privasi.orgs import models as orgs_models
 from privasi.policy import models as policy_models
 from privasi.vault import models as vault_models
 
-__all__ = ["audit_models", "http_models", "jobs_models", "orgs_models", "policy_models", "vault_models"]
+__all__ = [
+    "audit_models",
+    "http_models",
+    "jobs_models",
+    "orgs_models",
+    "policy_models",
+    "vault_models",
+]
