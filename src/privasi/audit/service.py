@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -105,6 +105,8 @@ def record(
                 f"audit {name} looks like an e-mail address or phone number; pass the subject's "
                 "id, never an identifier"
             )
+    if subject_id is not None and not 0 < len(subject_id) <= 64:
+        raise ValueError("an audit subject id is 1-64 characters")
     digest = None
     if subject_ids is not None:
         counted, digest = subjects_digest(subject_ids)
@@ -234,7 +236,6 @@ class VerifyResult:
     first_bad_id: str | None = None
     message: str = "the audit chain is intact"
     checkpoints_checked: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def _fail(result: VerifyResult, problem: str, seq: int, event_id: str | None, msg: str) -> None:

@@ -17,6 +17,7 @@ from privasi.config import Settings
 from privasi.db import Database
 from privasi.orgs import service as orgs
 from privasi.runtime import database, domain_errors, err, safe_settings
+from privasi.vault import backup as backups
 from privasi.vault import master as master_keys
 from privasi.vault import service as vault_service
 from privasi.vault.core import Vault, attached_to
@@ -79,6 +80,19 @@ def status() -> None:
         f"Back up the main database as often as you like; keep key-store backups no longer than "
         f"{settings.keystore_backup_days} days: a shredded subject's key exists nowhere else."
     )
+
+
+@keys_app.command("backup")
+def backup_keys(
+    directory: Annotated[Path, typer.Argument(help="where backups are kept (created 0700)")],
+) -> None:
+    """Copy the key store into DIRECTORY and delete copies there older than the backup rule."""
+    settings = safe_settings()
+    with domain_errors():
+        result = backups.backup(settings.keys_url, directory, settings.keystore_backup_days)
+    out.print(f"key store copied to {result.written}")
+    for path in result.removed:
+        out.print(f"removed {path.name} (older than {settings.keystore_backup_days} days)")
 
 
 @master_key_app.command("id")
