@@ -123,3 +123,23 @@ def test_grant_requires_processor_and_instructions(client, make_org):
     r = client.post("/api/v1/hosting-grants", json=body, headers=shop.headers)
     assert r.status_code == 422
     assert "processor" in r.json()["detail"]
+
+
+def test_retried_key_creation_creates_one_key_and_never_stores_the_token(client, make_org, db):
+    from sqlalchemy import select
+
+    from privasi.http.models import IdempotencyRecord
+
+    acme = make_org("acme")
+    headers = {**acme.headers, "Idempotency-Key": "create-widget-key"}
+    body = {"name": "widget", "scopes": ["org.read"]}
+    first = client.post("/api/v1/api-keys", json=body, headers=headers)
+    retry = client.post("/api/v1/api-keys", json=body, headers=headers)
+    assert first.status_code == retry.status_code == 201
+    assert first.json()["token"].startswith("pvk_")
+    assert "token" not in retry.json() and retry.json()["id"] == first.json()["id"]
+    names = [k["name"] for k in client.get("/api/v1/api-keys", headers=acme.headers).json()]
+    assert names.count("widget") == 1
+    with db.session(acme.id) as s:
+        stored = s.scalars(select(IdempotencyRecord)).all()
+        assert all(first.json()["token"] not in str(r.response) for r in stored)

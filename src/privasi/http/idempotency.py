@@ -37,8 +37,18 @@ def _fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
-def run_idempotent(ctx: Ctx, body: Any, produce: Callable[[], tuple[int, Any]]) -> JSONResponse:
-    """Run ``produce`` (returning status and payload) at most once per Idempotency-Key."""
+def run_idempotent(
+    ctx: Ctx,
+    body: Any,
+    produce: Callable[[], tuple[int, Any]],
+    *,
+    shown_once: tuple[str, ...] = (),
+) -> JSONResponse:
+    """Run ``produce`` (returning status and payload) at most once per Idempotency-Key.
+
+    ``shown_once`` names response fields that hold a secret shown only once (a new API key, a
+    one-time password): they are not stored, so a replay answers without them.
+    """
     key = ctx.request.headers.get(HEADER)
     if key is None:
         status, payload = produce()
@@ -58,8 +68,11 @@ def run_idempotent(ctx: Ctx, body: Any, produce: Callable[[], tuple[int, Any]]) 
         )
     status, payload = produce()
     encoded = jsonable_encoder(payload)
+    stored = encoded
+    if shown_once and isinstance(encoded, dict):
+        stored = {k: v for k, v in encoded.items() if k not in shown_once}
     session.add(
-        IdempotencyRecord(key=key, fingerprint=fingerprint, status_code=status, response=encoded)
+        IdempotencyRecord(key=key, fingerprint=fingerprint, status_code=status, response=stored)
     )
     try:
         session.flush()

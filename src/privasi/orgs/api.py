@@ -39,17 +39,22 @@ def list_staff(ctx: Ctx = ctx_for("staff.read")) -> object:
 
 
 @router.post("/staff", response_model=schemas.StaffCreated, status_code=201)
-def create_staff(body: schemas.StaffCreate, ctx: Ctx = ctx_for("staff.manage")) -> object:
-    user, one_time = orgs.create_staff(
-        ctx.session,
-        ctx.settings,
-        email=body.email,
-        role=body.role,
-        name=body.name,
-        by=ctx.principal,
-    )
-    out = schemas.StaffOut.model_validate(user).model_dump()
-    return schemas.StaffCreated(**out, one_time_password=one_time or "")
+def create_staff(body: schemas.StaffCreate, ctx: Ctx = ctx_for("staff.manage")) -> JSONResponse:
+    """Create a staff account. With Idempotency-Key, a retry answers without the one-time password."""
+
+    def produce() -> tuple[int, object]:
+        user, one_time = orgs.create_staff(
+            ctx.session,
+            ctx.settings,
+            email=body.email,
+            role=body.role,
+            name=body.name,
+            by=ctx.principal,
+        )
+        out = schemas.StaffOut.model_validate(user).model_dump()
+        return 201, schemas.StaffCreated(**out, one_time_password=one_time or "")
+
+    return run_idempotent(ctx, body, produce, shown_once=("one_time_password",))
 
 
 @router.get("/staff/{user_id}", response_model=schemas.StaffOut)
@@ -81,16 +86,24 @@ def list_api_keys(ctx: Ctx = ctx_for("api_keys.read")) -> object:
 
 
 @router.post("/api-keys", response_model=schemas.ApiKeyCreated, status_code=201)
-def create_api_key(body: schemas.ApiKeyCreate, ctx: Ctx = ctx_for("api_keys.manage")) -> object:
-    key, token = orgs.create_api_key(
-        ctx.session,
-        name=body.name,
-        scopes=body.scopes,
-        created_by=ctx.principal.actor,
-        limit=ctx.principal.permissions,
-        by=ctx.principal,
-    )
-    return schemas.ApiKeyCreated(**schemas.ApiKeyOut.model_validate(key).model_dump(), token=token)
+def create_api_key(
+    body: schemas.ApiKeyCreate, ctx: Ctx = ctx_for("api_keys.manage")
+) -> JSONResponse:
+    """Create a key; the token is shown once. With Idempotency-Key, a retry answers without it."""
+
+    def produce() -> tuple[int, object]:
+        key, token = orgs.create_api_key(
+            ctx.session,
+            name=body.name,
+            scopes=body.scopes,
+            created_by=ctx.principal.actor,
+            limit=ctx.principal.permissions,
+            by=ctx.principal,
+        )
+        out = schemas.ApiKeyOut.model_validate(key).model_dump()
+        return 201, schemas.ApiKeyCreated(**out, token=token)
+
+    return run_idempotent(ctx, body, produce, shown_once=("token",))
 
 
 @router.get("/api-keys/{key_id}", response_model=schemas.ApiKeyOut)
