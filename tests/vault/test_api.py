@@ -54,3 +54,11 @@ def test_bad_input_is_refused_without_echo(client, make_org) -> None:
     assert bad_name.status_code == 422 and SMTP not in bad_name.text
     empty = client.put("/api/v1/secrets/OK", json={"value": ""}, headers=org.headers)
     assert empty.status_code == 422
+
+
+def test_openapi_never_describes_a_secret_value_in_a_response(client) -> None:
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert "value" in schemas["SecretIn"]["properties"]
+    assert "value" not in schemas["SecretOut"]["properties"]
+    assert set(spec["paths"]["/api/v1/secrets/{name}"]) == {"put", "delete"}
