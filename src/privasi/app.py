@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             stop.set()
             if thread is not None:
                 thread.join(timeout=30)
+            app.state.vault.close()
             if db is None:
                 database.dispose()
 

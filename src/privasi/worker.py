@@ -7,6 +7,7 @@ the same tick twice, or in several processes at once, does each piece of work on
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
@@ -23,6 +24,12 @@ from privasi.jobs.models import Job
 from privasi.orgs.models import StaffSession
 
 log = logging.getLogger("privasi.worker")
+
+# Modules that register job handlers and reconcilers when imported; the worker imports them all
+# before its first tick, so a domain's time-driven work runs whichever process starts the worker.
+HANDLER_MODULES = [
+    "privasi.audit.jobs",
+]
 
 Reconciler = Callable[[PrivasiSession], int]
 RECONCILERS: dict[str, Reconciler] = {}
@@ -57,8 +64,14 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
+def load_handlers() -> None:
+    for name in HANDLER_MODULES:
+        importlib.import_module(name)
+
+
 def tick(db: Database, ident: str | None = None, batch: int = 20) -> dict[str, int]:
     """One pass: reconcile, then drain due jobs. Returns counts for logs and tests."""
+    load_handlers()
     ident = ident or worker_id()
     stats = {"reconciled": 0, "done": 0, "retry": 0, "failed": 0}
     for name, fn in RECONCILERS.items():
