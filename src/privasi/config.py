@@ -76,6 +76,19 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(ARGON2_MEMORY_KIB, ge=8, description="argon2id memory (KiB)")
     argon2_parallelism: int = Field(ARGON2_PARALLELISM, ge=1, description="argon2id lanes")
     demo_policy: Path | None = Field(None, description="policy file of the demo organisation")
+    smtp_url: str | None = Field(
+        None,
+        description="outgoing mail: smtp://[user:pass@]host[:port][?starttls=1], smtps://..., or "
+        "maildir:///path; default a maildir under the data dir",
+    )
+    mail_from: str = Field("privasi@localhost", description="sender address of outgoing e-mail")
+    whatsapp_api_base: str = Field(
+        "https://graph.facebook.com/v21.0",
+        description="base URL of the WhatsApp Cloud API (messages go to BASE/PHONE_NUMBER_ID/messages)",
+    )
+    outbox_max_attempts: int = Field(
+        10, ge=1, le=50, description="delivery attempts of an outgoing message before it fails"
+    )
 
     @field_validator("log_level")
     @classmethod
