@@ -22,6 +22,14 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "colons": lambda n: "a:" * (n // 2),
     "letters": lambda n: "x" * n,
     "url": lambda n: "http://a.b/?" + "e=a@b&" * (n // 6),
+    "intros": lambda n: "saya Budi " * (n // 10),
+    "signatures": lambda n: "Regards,\nTom " * (n // 14),
+    "form_labels": lambda n: "Nama: Budi Santoso\n" * (n // 19),
+    "names": lambda n: "Budi " * (n // 5),
+    "plus_runs": lambda n: "+62 " * (n // 4),
+    "hex_colons": lambda n: "ab:" * (n // 3),
+    "password_words": lambda n: "password " * (n // 9),
+    "capitals": lambda n: "Aaaa " * (n // 5),
 }
 
 

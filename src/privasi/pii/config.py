@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -147,6 +148,11 @@ class CompiledRecognizer:
     needs_long: bool = False
     languages: frozenset[str] | None = None
     entity: str = ""
+    function: Callable[[str, RecognizerSpec], Iterable[tuple[int, int, float]]] | None = None
+    # all pattern triggers of the recognizer in one regex (named group per pattern), so
+    # the lower-cased text is scanned once instead of once per pattern
+    trigger_re: re.Pattern[str] | None = None
+    trigger_patterns: dict[str, CompiledPattern] = field(default_factory=dict)
 
 
 def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
@@ -178,12 +184,20 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
     context_re = None
     if word_entity:
         context_re = re.compile(rf"(?<![a-z0-9])(?:{_word_regex(list(word_entity))})(?![a-z0-9])")
+    triggered = [cp for cp in patterns if cp.trigger is not None]
+    trigger_re = None
+    if triggered:
+        trigger_re = re.compile(
+            "|".join(f"(?P<_t{i}>{cp.spec.trigger})" for i, cp in enumerate(triggered))
+        )
     veto_re = None
     if spec.veto_context:
         veto_re = re.compile(rf"(?<![a-z0-9])(?:{_word_regex(spec.veto_context)})(?![a-z0-9])")
     return CompiledRecognizer(
         spec=spec,
         veto_re=veto_re,
+        trigger_re=trigger_re,
+        trigger_patterns={f"_t{i}": cp for i, cp in enumerate(triggered)},
         entity=spec.entity.value,
         needs_digit=spec.prefilter.needs_digit,
         needs_long=spec.prefilter.needs_long_number,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from .config import (
 from .functions import FUNCTIONS
 from .language import detect_language
 from .types import ALL_ENTITIES, Finding, Language, PiiInputError
-from .validators import Verdict
 
 _HAS_DIGIT = re.compile(r"\d")
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
@@ -120,9 +119,12 @@ class Detector:
             produced = {spec.entity.value} | {r.entity.value for r in spec.retype}
             if not produced & self._entities:
                 continue
-            if spec.kind == "function" and spec.function not in FUNCTIONS:
-                raise KeyError(f"unknown function recognizer {spec.function!r}")
-            self._compiled.append(compile_recognizer(spec))
+            compiled = compile_recognizer(spec)
+            if spec.kind == "function":
+                if spec.function not in FUNCTIONS:
+                    raise KeyError(f"unknown function recognizer {spec.function!r}")
+                compiled.function = FUNCTIONS[spec.function or ""]
+            self._compiled.append(compiled)
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: object) -> Detector:
@@ -141,6 +143,8 @@ class Detector:
         has_digit = _HAS_DIGIT.search(text) is not None
         has_long = has_digit and _LONG_NUMBER.search(text) is not None
         found: list[Finding] = []
+        add = found.append
+        # one flat loop (no generator per recognizer): this runs for every chat message
         for rec in self._compiled:
             if rec.languages is not None and lang != "mixed" and lang not in rec.languages:
                 continue
@@ -148,10 +152,27 @@ class Detector:
                 continue
             if rec.any_of and not any(w in lower for w in rec.any_of):
                 continue
-            for start, end, score, validated_entity in self._candidates(rec, text, lower):
-                f = self._with_context(rec, text, lower, start, end, score, validated_entity)
-                if f is not None:
-                    found.append(f)
+            if rec.function is not None:
+                for s, e, sc in rec.function(text, rec.spec):
+                    f = self._with_context(rec, text, lower, s, e, sc, None)
+                    if f is not None:
+                        add(f)
+                continue
+            if rec.trigger_re is not None:
+                for t in rec.trigger_re.finditer(lower):
+                    cp = rec.trigger_patterns[t.lastgroup or ""]
+                    if cp.any_of and not any(w in lower for w in cp.any_of):
+                        continue
+                    m = cp.regex.match(text, t.end())
+                    if m is not None:
+                        self._emit(rec, cp, m, text, lower, add)
+            for cp in rec.patterns:
+                if cp.trigger is not None:
+                    continue
+                if cp.any_of and not any(w in lower for w in cp.any_of):
+                    continue
+                for m in cp.regex.finditer(text):
+                    self._emit(rec, cp, m, text, lower, add)
         if not found:
             return found
         result = resolve_overlaps(found)
@@ -159,49 +180,35 @@ class Detector:
             result = [f for f in result if not self.allow_list.allows(text[f.start : f.end])]
         return result
 
-    def _candidates(
-        self, rec: CompiledRecognizer, text: str, lower: str
-    ) -> Iterable[tuple[int, int, float, str | None]]:
-        spec = rec.spec
-        if spec.kind == "function":
-            for s, e, sc in FUNCTIONS[spec.function or ""](text, spec):
-                yield s, e, sc, None
+    def _emit(
+        self,
+        rec: CompiledRecognizer,
+        cp: CompiledPattern,
+        m: re.Match[str],
+        text: str,
+        lower: str,
+        add: Callable[[Finding], None],
+    ) -> None:
+        start, end = m.span(cp.group)
+        if start < 0 or start == end:
             return
-        for cp in rec.patterns:
-            if cp.any_of and not any(w in lower for w in cp.any_of):
-                continue
-            validator = cp.validator_fn
-            group = cp.group
-            matches = (
-                cp.regex.finditer(text) if cp.trigger is None else self._triggered(cp, text, lower)
-            )
-            for m in matches:
-                start, end = m.span(group)
-                if start < 0 or start == end:
-                    continue
-                score = cp.score
-                entity = None
-                if validator is not None:
-                    verdict = validator(text[start:end])
-                    if verdict is False:
-                        continue
-                    if isinstance(verdict, Verdict):
-                        if verdict.score is not None:
-                            score = verdict.score
-                        start += verdict.trim_start
-                        end -= verdict.trim_end
-                        entity = verdict.entity
-                        if end <= start:
-                            continue
-                yield start, end, score, entity
-
-    @staticmethod
-    def _triggered(cp: CompiledPattern, text: str, lower: str) -> Iterator[re.Match[str]]:
-        assert cp.trigger is not None
-        for t in cp.trigger.finditer(lower):
-            m = cp.regex.match(text, t.end())
-            if m is not None:
-                yield m
+        score = cp.score
+        entity = None
+        if cp.validator_fn is not None:
+            verdict = cp.validator_fn(text[start:end])
+            if verdict is False:
+                return
+            if verdict is not True:
+                if verdict.score is not None:
+                    score = verdict.score
+                start += verdict.trim_start
+                end -= verdict.trim_end
+                entity = verdict.entity
+                if end <= start:
+                    return
+        f = self._with_context(rec, text, lower, start, end, score, entity)
+        if f is not None:
+            add(f)
 
     def _with_context(
         self,

@@ -77,6 +77,11 @@ _STREET_START = re.compile(
     r"Boulevard|Blvd|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Crescent)\b))"
 )
 _TOKEN = re.compile(r"[^\s,;]+|[,;]|\s+")
+_DIGIT = re.compile(r"\d")
+_MARKER = re.compile(
+    r"(?<![a-z0-9_])(?:jl|jln|jalan|gg|gang|komp|kompleks|komplek|perum|perumahan|apartemen|apt|"
+    r"ruko|dusun|dsn|gedung|gd|wisma|menara|graha)(?![a-z])"
+)
 _ABBREV: frozenset[str] = frozenset(
     [
         "jl",
@@ -232,6 +237,9 @@ def _address_token_ok(tok: str, lenient: bool) -> bool:
 def address(text: str, spec: RecognizerSpec) -> Iterator[Span]:
     score = float(spec.options.get("score", 0.75))  # type: ignore[arg-type]
     max_len = int(spec.options.get("max_length", 200))  # type: ignore[call-overload]
+    # cheap gate: an Indonesian street marker, or a digit for an English house number
+    if _DIGIT.search(text) is None and _MARKER.search(text.lower()) is None:
+        return
     pos = 0
     while m := _STREET_START.search(text, pos):
         start = m.start()
