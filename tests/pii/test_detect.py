@@ -68,7 +68,11 @@ def test_card_luhn(detector: Detector) -> None:
     assert spans(detector, "kartu kredit 4111 1111 1111 1111") == [
         ("CREDIT_CARD", "4111 1111 1111 1111")
     ]
-    assert spans(detector, "kartu kredit 4111 1111 1111 1112") == []
+    # a Luhn failure is kept only with card context (people mistype), and scores lower
+    assert spans(detector, "nomor 4111 1111 1111 1112") == []
+    (typo,) = detector.detect("kartu kredit 4111 1111 1111 1112")
+    (valid,) = detector.detect("kartu kredit 4111 1111 1111 1111")
+    assert typo.entity_type == "CREDIT_CARD" and typo.score < valid.score
 
 
 def test_ip_addresses_and_versions(detector: Detector) -> None:
@@ -116,7 +120,19 @@ def test_url_only_with_personal_parameters(detector: Detector) -> None:
 
 def test_passport_needs_context(detector: Detector) -> None:
     assert spans(detector, "nomor paspor saya C1234567") == [("PASSPORT", "C1234567")]
+    assert spans(detector, "passport number 123456789") == [("PASSPORT", "123456789")]
     assert spans(detector, "kode C1234567") == []
+
+
+def test_more_writings(detector: Detector) -> None:
+    assert spans(detector, "hp 0812 34 567 890 ya") == [("PHONE_NUMBER", "0812 34 567 890")]
+    assert spans(detector, "DOB: 17-Aug-1990") == [("DATE_OF_BIRTH", "17-Aug-1990")]
+    assert spans(detector, "alamat RT 02/RW 03, Desa Sukamaju, Kec. Cikalong 46195") == [
+        ("ADDRESS", "RT 02/RW 03, Desa Sukamaju, Kec. Cikalong 46195")
+    ]
+    # a family name from the gazetteer pulls in the unknown given name before it
+    assert spans(detector, "Bapak Togar Siregar datang") == [("PERSON", "Togar Siregar")]
+    assert spans(detector, "pesan dari PT Maju Jaya") == []
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,9 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
 _STREET_START = re.compile(
     r"(?<![\w])(?:(?P<lc>(?i:jl|jln|gg)\b\.?\s?(?=[a-z]))"
     r"|(?i:jl|jln|jalan|gg|gang|komp|kompleks|komplek|perum|perumahan|"
-    r"apartemen|apt|ruko|dusun|dsn|gedung|gd|wisma|menara|graha)\b\.?\s?(?=[A-Z0-9])"
+    r"apartemen|apt|ruko|dusun|dsn|gedung|gd|wisma|menara|graha|kp|kampung|desa|ds)\b\.?\s?"
+    r"(?=[A-Z0-9])"
+    r"|(?i:rt)\.?\s?(?=\d{1,3}\s?/\s?(?i:rw)?\s?\d)"
     r"|\d{1,5}[A-Za-z]?\s+(?=(?:[A-Z][a-z]+\s){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|"
     r"Boulevard|Blvd|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Crescent)\b))"
 )
@@ -80,7 +82,7 @@ _TOKEN = re.compile(r"[^\s,;]+|[,;]|\s+")
 _DIGIT = re.compile(r"\d")
 _MARKER = re.compile(
     r"(?<![a-z0-9_])(?:jl|jln|jalan|gg|gang|komp|kompleks|komplek|perum|perumahan|apartemen|apt|"
-    r"ruko|dusun|dsn|gedung|gd|wisma|menara|graha)(?![a-z])"
+    r"ruko|dusun|dsn|gedung|gd|wisma|menara|graha|kp|kampung|desa|ds|rt)(?![a-z])"
 )
 _ABBREV: frozenset[str] = frozenset(
     [
