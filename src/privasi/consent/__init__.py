@@ -1,0 +1,1 @@
+"""Consent: the ledger with proof, its projection, checks and evidence."""

@@ -1,0 +1,1 @@
+"""Data subjects: identifiers, age, guardians, restriction and objection."""

@@ -1,0 +1,517 @@
+"""Data subjects: find-or-create by identifier, encrypted identifiers, age, guardians, restriction.
+
+Identifiers are sealed with the subject's own key and found through blind indexes, so the main
+database never holds an e-mail address or phone number in the clear. No HTTP and no CLI here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from privasi.audit import service as audit
+from privasi.db import PrivasiSession, new_id, utcnow
+from privasi.errors import Conflict, NotFound, ValidationFailed
+from privasi.orgs.service import Principal
+from privasi.policy.schema import Policy
+from privasi.subjects import identifiers as ident
+from privasi.subjects.identifiers import CONTACT_KINDS, IDENTIFIER_KINDS
+from privasi.subjects.models import GuardianLink, Subject, SubjectIdentifier
+from privasi.vault.core import vault_for
+from privasi.vault.errors import VaultError
+
+__all__ = [
+    "IDENTIFIER_KINDS",
+    "GuardianLink",
+    "Subject",
+    "SubjectsConflict",
+    "add_identifiers",
+    "contact_for",
+    "find_by_identifier",
+    "find_or_create",
+    "get_subject",
+    "guardians_of",
+    "identifiers",
+    "is_minor",
+    "link_guardian",
+    "set_age",
+    "set_objection",
+    "set_restricted",
+]
+
+RELATIONSHIPS = ("parent", "guardian", "other")
+MAX_DECLARED_AGE = 130
+
+
+class SubjectsConflict(Conflict):
+    type = "subjects-conflict"
+    title = "The identifiers belong to different subjects"
+
+    def __init__(self, subject_ids: Iterable[str]) -> None:
+        ids = sorted(set(subject_ids))
+        super().__init__(
+            f"the identifiers given match {len(ids)} different subjects ({', '.join(ids)}); "
+            "staff must merge them first",
+            subject_ids=ids,
+        )
+
+
+def _aad(kind: str) -> str:
+    return f"subject_identifier:{kind}"
+
+
+def _normalised(identifiers: dict[str, str]) -> dict[str, str]:
+    if not isinstance(identifiers, dict) or not identifiers:
+        raise ValidationFailed("give at least one identifier", field="identifiers")
+    return {kind: ident.normalise(kind, value) for kind, value in identifiers.items()}
+
+
+def _insert(session: PrivasiSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def _owners(session: PrivasiSession, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(SubjectIdentifier.kind, SubjectIdentifier.blind_index, SubjectIdentifier.subject_id)
+        .where(SubjectIdentifier.blind_index.in_([b for _, b in keys]))
+        .execution_options(populate_existing=True)
+    ).all()
+    wanted = set(keys)
+    return {(k, b): s for k, b, s in rows if (k, b) in wanted}
+
+
+def _store_identifiers(
+    session: PrivasiSession, subject_id: str, values: dict[str, str]
+) -> dict[str, str]:
+    """Insert the identifiers not yet stored; returns the owner of each (kind, index) pair
+    afterwards, so a caller sees when a concurrent writer got there first."""
+    org_id = session.require_org()
+    vault = vault_for(session)
+    rows: list[dict[str, str | Any]] = []
+    for kind, value in values.items():
+        rows.append(
+            {
+                "id": new_id(),
+                "org_id": org_id,
+                "subject_id": subject_id,
+                "kind": kind,
+                "blind_index": ident.blind_index(vault, org_id, kind, value),
+                "value_enc": vault.encrypt_field(org_id, subject_id, value, _aad(kind)),
+                "created_at": utcnow(),
+            }
+        )
+    session.execute(
+        _insert(session)(SubjectIdentifier).on_conflict_do_nothing(
+            index_elements=["org_id", "kind", "blind_index"]
+        ),
+        rows,
+    )
+    owners = _owners(session, [(str(r["kind"]), str(r["blind_index"])) for r in rows])
+    return {str(r["kind"]): owners.get((str(r["kind"]), str(r["blind_index"])), "") for r in rows}
+
+
+def _age_facts(
+    birth_date: date | None, declared_age: int | None, today: date
+) -> dict[str, Any] | None:
+    if birth_date is not None and declared_age is not None:
+        raise ValidationFailed("give a birth date or a declared age, not both", field="birth_date")
+    if birth_date is not None:
+        if birth_date > today:
+            raise ValidationFailed("the birth date is in the future", field="birth_date")
+        return {"birth_date": birth_date.isoformat()}
+    if declared_age is not None:
+        if not 0 <= declared_age <= MAX_DECLARED_AGE:
+            raise ValidationFailed(f"a declared age is 0-{MAX_DECLARED_AGE}", field="declared_age")
+        return {"declared_age": declared_age, "declared_on": today.isoformat()}
+    return None
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def _adult_on(facts: dict[str, Any], minimum_age: int) -> date:
+    if "birth_date" in facts:
+        return _add_years(date.fromisoformat(facts["birth_date"]), minimum_age)
+    # A declared age says the birthday is within the last year; assume it was today, the latest
+    # it could be, so nobody is taken for an adult before they are one.
+    declared_on = date.fromisoformat(facts["declared_on"])
+    return _add_years(declared_on, minimum_age - int(facts["declared_age"]))
+
+
+def _apply_age(subject: Subject, facts: dict[str, Any], minimum_age: int, today: date) -> None:
+    adult_on = _adult_on(facts, minimum_age)
+    subject.minor_until = adult_on if adult_on > today else None
+    subject.minor_age = minimum_age
+
+
+def _minimum_age(session: PrivasiSession) -> int | None:
+    from privasi.policy import service as policies
+
+    version = policies.current_version(session)
+    if version is None:
+        return None
+    return int(version.document.get("minors", {}).get("minimum_age", 18))
+
+
+def find_or_create(
+    session: PrivasiSession,
+    principal: Principal,
+    identifiers: dict[str, str],
+    *,
+    kind: str | None = None,
+    birth_date: date | None = None,
+    declared_age: int | None = None,
+) -> Subject:
+    """The subject these identifiers name, created if none does. New identifiers are added to an
+    existing subject; identifiers of two different subjects raise ``SubjectsConflict``."""
+    values = _normalised(identifiers)
+    vault = vault_for(session)
+    org_id = session.require_org()
+    keys = [k for kind_, v in values.items() for k in ident.lookup_keys(vault, org_id, kind_, v)]
+    found = set(_owners(session, keys).values())
+    if len(found) > 1:
+        raise SubjectsConflict(found)
+    if found:
+        subject = get_subject(session, found.pop())
+        add_identifiers(session, principal, subject, identifiers)
+        if birth_date is not None or declared_age is not None:
+            set_age(session, principal, subject, birth_date=birth_date, declared_age=declared_age)
+        return subject
+
+    today = utcnow().date()
+    facts = _age_facts(birth_date, declared_age, today)
+    subject = Subject(kind=kind, objections=[])
+    session.add(subject)
+    session.flush()
+    owners = _store_identifiers(session, subject.id, values)
+    others = {o for o in owners.values() if o and o != subject.id}
+    if others:
+        # A concurrent request created the subject first: drop ours and use theirs.
+        session.execute(delete(SubjectIdentifier).where(SubjectIdentifier.subject_id == subject.id))
+        session.execute(delete(Subject).where(Subject.id == subject.id))
+        session.expunge(subject)
+        if len(others) > 1:
+            raise SubjectsConflict(others)
+        winner = get_subject(session, others.pop())
+        add_identifiers(session, principal, winner, identifiers)
+        return winner
+    if facts is not None:
+        subject.age_enc = vault.encrypt_field(org_id, subject.id, facts, "subject_age")
+        minimum = _minimum_age(session)
+        if minimum is not None:
+            _apply_age(subject, facts, minimum, today)
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        "subject.created",
+        subject_id=subject.id,
+        details={"identifier_kinds": sorted(values), "age": sorted(facts or {})},
+    )
+    return subject
+
+
+def add_identifiers(
+    session: PrivasiSession, principal: Principal, subject: Subject, identifiers: dict[str, str]
+) -> list[str]:
+    """Attach identifiers to a subject; returns the kinds newly added. An identifier that
+    belongs to another subject raises ``SubjectsConflict``."""
+    values = _normalised(identifiers)
+    vault = vault_for(session)
+    org_id = session.require_org()
+    keys = [k for kind_, v in values.items() for k in ident.lookup_keys(vault, org_id, kind_, v)]
+    owners = _owners(session, keys)
+    others = {o for o in owners.values() if o != subject.id}
+    if others:
+        raise SubjectsConflict({subject.id, *others})
+    new = {
+        k: v for k, v in values.items() if (k, ident.blind_index(vault, org_id, k, v)) not in owners
+    }
+    if not new:
+        return []
+    result = _store_identifiers(session, subject.id, new)
+    others = {o for o in result.values() if o and o != subject.id}
+    if others:
+        raise SubjectsConflict({subject.id, *others})
+    audit.record(
+        session,
+        principal,
+        "subject.identifiers_added",
+        subject_id=subject.id,
+        details={"identifier_kinds": sorted(new)},
+    )
+    return sorted(new)
+
+
+def find_by_identifier(session: PrivasiSession, kind: str, value: str) -> Subject | None:
+    normalised = ident.normalise(kind, value)
+    keys = ident.lookup_keys(vault_for(session), session.require_org(), kind, normalised)
+    owners = _owners(session, keys)
+    # The identifier's own kind wins over its twin (a WhatsApp id over the same phone number).
+    for key in keys:
+        if key in owners:
+            return session.get(Subject, owners[key])
+    return None
+
+
+def get_subject(session: PrivasiSession, subject_id: str) -> Subject:
+    subject = session.get(Subject, subject_id) if isinstance(subject_id, str) else None
+    if subject is None:
+        raise NotFound("subject not found")
+    return subject
+
+
+def list_subjects(
+    session: PrivasiSession, limit: int = 50, cursor: str | None = None
+) -> tuple[list[Subject], str | None]:
+    if not 1 <= limit <= 500:
+        raise ValidationFailed("limit must be between 1 and 500", field="limit")
+    stmt = select(Subject).order_by(Subject.id)
+    if cursor:
+        stmt = stmt.where(Subject.id > cursor)
+    rows = list(session.scalars(stmt.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def identifiers(session: PrivasiSession, subject: Subject) -> dict[str, list[str]]:
+    """The subject's identifiers in the clear, by kind; empty after erasure (key shredded)."""
+    vault = vault_for(session)
+    out: dict[str, list[str]] = {}
+    rows = session.scalars(
+        select(SubjectIdentifier)
+        .where(SubjectIdentifier.subject_id == subject.id)
+        .order_by(SubjectIdentifier.created_at, SubjectIdentifier.id)
+    )
+    for row in rows:
+        try:
+            value = vault.decrypt_field(subject.org_id, subject.id, row.value_enc, _aad(row.kind))
+        except VaultError:
+            continue
+        out.setdefault(row.kind, []).append(str(value))
+    return out
+
+
+def contact_for(session: PrivasiSession, subject: Subject, channel: str) -> str | None:
+    """The e-mail address or number to reach the subject on ``channel``, or None."""
+    kinds = CONTACT_KINDS.get(channel)
+    if kinds is None:
+        return None
+    values = identifiers(session, subject)
+    for kind in kinds:
+        if values.get(kind):
+            value = values[kind][-1]
+            # The WhatsApp Cloud API addresses numbers without the plus sign.
+            return value.lstrip("+") if channel == "whatsapp" else value
+    return None
+
+
+# --- age and guardians -------------------------------------------------------------------------
+
+
+def set_age(
+    session: PrivasiSession,
+    principal: Principal,
+    subject: Subject,
+    *,
+    birth_date: date | None = None,
+    declared_age: int | None = None,
+) -> None:
+    today = utcnow().date()
+    facts = _age_facts(birth_date, declared_age, today)
+    if facts is None:
+        raise ValidationFailed("give a birth date or a declared age", field="birth_date")
+    vault = vault_for(session)
+    subject.age_enc = vault.encrypt_field(subject.org_id, subject.id, facts, "subject_age")
+    minimum = _minimum_age(session)
+    if minimum is not None:
+        _apply_age(subject, facts, minimum, today)
+    session.flush()
+    audit.record(
+        session, principal, "subject.age_set", subject_id=subject.id, details={"age": sorted(facts)}
+    )
+
+
+def is_minor(session: PrivasiSession, subject: Subject, policy: Policy) -> bool:
+    """Under the policy's minimum age today. No recorded age counts as an adult."""
+    today = utcnow().date()
+    minimum = policy.minors.minimum_age
+    if subject.age_enc is None:
+        return False
+    if subject.minor_age != minimum:
+        try:
+            facts = vault_for(session).decrypt_field(
+                subject.org_id, subject.id, subject.age_enc, "subject_age"
+            )
+        except VaultError:
+            return False
+        loaded = json.loads(facts) if isinstance(facts, str | bytes) else facts
+        _apply_age(subject, dict(loaded), minimum, today)
+        session.flush()
+    return subject.minor_until is not None and subject.minor_until > today
+
+
+def minors_among(session: PrivasiSession, subject_ids: list[str], policy: Policy) -> set[str]:
+    """Which of these subjects are minors today, without opening their keys when the stored
+    fact was computed for the policy's minimum age."""
+    today = utcnow().date()
+    minimum = policy.minors.minimum_age
+    minors: set[str] = set()
+    stale: list[str] = []
+    for chunk in _chunks(subject_ids):
+        rows = session.execute(
+            select(Subject.id, Subject.minor_until, Subject.minor_age).where(
+                Subject.id.in_(chunk), Subject.age_enc.is_not(None)
+            )
+        ).all()
+        for sid, until, age in rows:
+            if age != minimum:
+                stale.append(sid)
+            elif until is not None and until > today:
+                minors.add(sid)
+    for sid in stale:
+        if is_minor(session, get_subject(session, sid), policy):
+            minors.add(sid)
+    return minors
+
+
+def _chunks(items: list[str], size: int = 900) -> Iterable[list[str]]:
+    # SQLite allows at most 999 bound parameters in older builds.
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def link_guardian(
+    session: PrivasiSession,
+    principal: Principal,
+    minor: Subject,
+    guardian: Subject,
+    relationship: str,
+) -> GuardianLink:
+    if relationship not in RELATIONSHIPS:
+        raise ValidationFailed(
+            f"relationship must be one of {', '.join(RELATIONSHIPS)}", field="relationship"
+        )
+    if minor.id == guardian.id:
+        raise ValidationFailed("a subject cannot be their own guardian", field="guardian_id")
+    from privasi.policy import service as policies
+
+    version = policies.current_version(session)
+    if version is not None and is_minor(session, guardian, policies.to_policy(session, version)):
+        raise ValidationFailed("a guardian must be an adult", field="guardian_id")
+    link = session.scalar(
+        select(GuardianLink).where(
+            GuardianLink.minor_id == minor.id, GuardianLink.guardian_id == guardian.id
+        )
+    )
+    if link is None:
+        link = GuardianLink(minor_id=minor.id, guardian_id=guardian.id, relationship=relationship)
+        session.add(link)
+    else:
+        link.relationship = relationship
+        link.revoked_at = None
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        "subject.guardian_linked",
+        subject_id=minor.id,
+        details={"guardian_id": guardian.id, "relationship": relationship, "link_id": link.id},
+    )
+    return link
+
+
+def unlink_guardian(
+    session: PrivasiSession, principal: Principal, minor: Subject, guardian_id: str
+) -> None:
+    link = session.scalar(
+        select(GuardianLink).where(
+            GuardianLink.minor_id == minor.id,
+            GuardianLink.guardian_id == guardian_id,
+            GuardianLink.revoked_at.is_(None),
+        )
+    )
+    if link is None:
+        raise NotFound("guardian link not found")
+    link.revoked_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        "subject.guardian_unlinked",
+        subject_id=minor.id,
+        details={"guardian_id": guardian_id, "link_id": link.id},
+    )
+
+
+def guardians_of(session: PrivasiSession, minor_id: str) -> list[GuardianLink]:
+    return list(
+        session.scalars(
+            select(GuardianLink)
+            .where(GuardianLink.minor_id == minor_id, GuardianLink.revoked_at.is_(None))
+            .order_by(GuardianLink.created_at)
+        )
+    )
+
+
+def is_guardian(session: PrivasiSession, minor_id: str, guardian_id: str) -> bool:
+    return any(link.guardian_id == guardian_id for link in guardians_of(session, minor_id))
+
+
+# --- restriction and objection ----------------------------------------------------------------
+
+
+def set_restricted(
+    session: PrivasiSession, principal: Principal, subject: Subject, restricted: bool
+) -> Subject:
+    """Restrict (UU PDP Pasal 11) or lift the restriction; checks honour it at once."""
+    if subject.restricted != restricted:
+        session.execute(
+            update(Subject).where(Subject.id == subject.id).values(restricted=restricted)
+        )
+        subject.restricted = restricted
+        audit.record(
+            session,
+            principal,
+            "subject.restricted" if restricted else "subject.restriction_lifted",
+            subject_id=subject.id,
+        )
+    return subject
+
+
+def set_objection(
+    session: PrivasiSession, principal: Principal, subject: Subject, purpose: str, objects: bool
+) -> Subject:
+    """Record or withdraw an objection to a purpose ("*": to all processing that allows it)."""
+    if not purpose or len(purpose) > 100:
+        raise ValidationFailed("purpose must be 1-100 characters", field="purpose")
+    current = list(subject.objections or [])
+    if objects and purpose not in current:
+        current.append(purpose)
+    elif not objects and purpose in current:
+        current.remove(purpose)
+    else:
+        return subject
+    subject.objections = sorted(current)
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        "subject.objected" if objects else "subject.objection_withdrawn",
+        subject_id=subject.id,
+        purpose=purpose,
+    )
+    return subject
