@@ -5,6 +5,7 @@ from privasi.consent import models as consent_models
 from privasi.consent.channels import models as consent_channel_models
 from privasi.http import models as http_models
 from privasi.jobs import models as jobs_models
+from privasi.notify import models as notify_models
 from privasi.orgs import models as orgs_models
 from privasi.policy import models as policy_models
 from privasi.subjects import models as subjects_models
@@ -16,6 +17,7 @@ __all__ = [
     "consent_models",
     "http_models",
     "jobs_models",
+    "notify_models",
     "orgs_models",
     "policy_models",
     "subjects_models",
