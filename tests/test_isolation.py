@@ -77,6 +77,21 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("PUT", "/api/v1/secrets/{name}"): Case("own", body={"value": "b-value"}, path_value="b_db"),
     ("DELETE", "/api/v1/secrets/{name}"): Case("resource", "secret"),
     ("DELETE", "/api/v1/hosting-grants/{grant_id}"): Case("resource", "grant"),
+    ("GET", "/integrations/whatsapp/{org_slug}"): Case(
+        "public", notes="Meta's handshake: echoes the challenge only for the org's verify token"
+    ),
+    ("POST", "/integrations/whatsapp/{org_slug}"): Case(
+        "public", notes="signed by Meta with the org's app secret; nothing read before the check"
+    ),
+    ("GET", "/consent/{org_slug}/unsubscribe/{token}"): Case(
+        "public", notes="the signed link, bound to its organisation, is the capability"
+    ),
+    ("POST", "/consent/{org_slug}/unsubscribe/{token}"): Case(
+        "public", notes="RFC 8058 one-click: the signed, expiring link is the proof"
+    ),
+    ("POST", "/api/v1/subjects/{subject_id}/unsubscribe-link"): Case(
+        "resource", "subject", body={"purpose": "newsletter"}
+    ),
 }
 
 
@@ -143,12 +158,20 @@ def world(db, settings, make_org, app):
             s, orgs.system_principal(a.id), "a_only_secret", "a-secret-value", vault=vault
         )
     markers += ["a_only_secret", "a-secret-value"]
+    from privasi.subjects import service as subjects
+
+    with db.session(a.id) as s:
+        a_subject = subjects.find_or_create(
+            s, orgs.system_principal(a.id), {"email": "hidden-subject@a.example"}
+        )
+    markers += [a_subject.id, "hidden-subject@a.example"]
     ids = {
         "staff": staff.id,
         "api_key": key.key_id,
         "grant": grant.id,
         "policy": versions["org-a"].id,
         "secret": "a_only_secret",
+        "subject": a_subject.id,
     }
     return {
         "a": a,

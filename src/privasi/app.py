@@ -35,6 +35,7 @@ ROUTERS = [
     "privasi.vault.api",
     "privasi.web.pages",
     "privasi.web.privacy",
+    "privasi.consent.channels.api",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Consent through the channels people use: WhatsApp keywords, one-click e-mail unsubscribe."""
