@@ -92,6 +92,78 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/subjects/{subject_id}/unsubscribe-link"): Case(
         "resource", "subject", body={"purpose": "newsletter"}
     ),
+    ("POST", "/api/v1/subjects"): Case(
+        "own", body={"identifiers": {"email": "b-person@b.example"}}
+    ),
+    ("GET", "/api/v1/subjects"): Case("list"),
+    ("POST", "/api/v1/subjects/lookup"): Case(
+        "list",
+        body={"kind": "email", "value": "hidden-subject@a.example"},
+        notes="B looks for A's subject by its e-mail and must find nothing",
+    ),
+    ("GET", "/api/v1/subjects/{subject_id}"): Case("resource", "subject"),
+    ("POST", "/api/v1/subjects/{subject_id}/identifiers"): Case(
+        "resource", "subject", body={"identifiers": {"external": "b-ext-1"}}
+    ),
+    ("PUT", "/api/v1/subjects/{subject_id}/age"): Case(
+        "resource", "subject", body={"declared_age": 30}
+    ),
+    ("POST", "/api/v1/subjects/{subject_id}/guardians"): Case(
+        "resource", "subject", body={"guardian_id": "b-guardian", "relationship": "parent"}
+    ),
+    ("DELETE", "/api/v1/subjects/{subject_id}/guardians/{guardian_id}"): Case(
+        "resource", "subject"
+    ),
+    ("PUT", "/api/v1/subjects/{subject_id}/restriction"): Case(
+        "resource", "subject", body={"restricted": True}
+    ),
+    ("POST", "/api/v1/subjects/{subject_id}/objections"): Case(
+        "resource", "subject", body={"purpose": "*"}
+    ),
+    ("DELETE", "/api/v1/subjects/{subject_id}/objections/{purpose}"): Case("resource", "subject"),
+    ("GET", "/api/v1/subjects/{subject_id}/consents"): Case("resource", "subject"),
+    ("POST", "/api/v1/consent/events"): Case(
+        "own",
+        body={
+            "identifiers": {"email": "b-person@b.example"},
+            "purpose": "newsletter",
+            "action": "granted",
+            "proof": {
+                "text": "Ya, kirimi saya buletin.",
+                "language": "id",
+                "channel": "web",
+                "method": "checkbox",
+            },
+        },
+    ),
+    ("POST", "/api/v1/consent/events/batch"): Case(
+        "own",
+        body={
+            "subject_ids": ["b-unknown-subject"],
+            "purpose": "newsletter",
+            "action": "withdrawn",
+            "proof": {
+                "text": "Ya, kirimi saya buletin.",
+                "language": "id",
+                "channel": "web",
+                "method": "checkbox",
+            },
+        },
+        notes="ids of other organisations are skipped as unknown (tests/consent/test_api.py)",
+    ),
+    ("GET", "/api/v1/consent/events/{event_id}"): Case("resource", "consent_event"),
+    ("GET", "/api/v1/consent/check"): Case(
+        "list", params={"subject_id": "b-unknown-subject", "purpose": "newsletter"}
+    ),
+    ("POST", "/api/v1/consent/check"): Case(
+        "list",
+        body={
+            "purpose": "newsletter",
+            "identifiers": [{"kind": "email", "value": "hidden-subject@a.example"}],
+        },
+        notes="A's subject named by identifier is unknown to B",
+    ),
+    ("GET", "/api/v1/consent/purposes"): Case("list"),
 }
 
 
@@ -164,7 +236,16 @@ def world(db, settings, make_org, app):
         a_subject = subjects.find_or_create(
             s, orgs.system_principal(a.id), {"email": "hidden-subject@a.example"}
         )
-    markers += [a_subject.id, "hidden-subject@a.example"]
+        from privasi.consent import service as consent
+
+        a_event = consent.grant(
+            s,
+            orgs.system_principal(a.id),
+            a_subject,
+            "newsletter",
+            consent.Proof(None, "Alpha consent wording", "en", "web", "checkbox"),
+        )
+    markers += [a_subject.id, "hidden-subject@a.example", a_event.id, "Alpha consent wording"]
     ids = {
         "staff": staff.id,
         "api_key": key.key_id,
@@ -172,6 +253,7 @@ def world(db, settings, make_org, app):
         "policy": versions["org-a"].id,
         "secret": "a_only_secret",
         "subject": a_subject.id,
+        "consent_event": a_event.id,
     }
     return {
         "a": a,

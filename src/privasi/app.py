@@ -33,6 +33,8 @@ ROUTERS = [
     "privasi.policy.api",
     "privasi.audit.api",
     "privasi.vault.api",
+    "privasi.subjects.api",
+    "privasi.consent.api",
     "privasi.web.pages",
     "privasi.web.privacy",
     "privasi.consent.channels.api",

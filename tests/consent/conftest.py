@@ -31,6 +31,14 @@ def toko(db, make_org):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def toko_lain(db, make_org):  # type: ignore[no-untyped-def]
+    """A second organisation with the same policy, for isolation checks."""
+    org = make_org("toko-lain")
+    publish_policy(db, org.id, POLICY.read_text().replace("slug: toko-contoh", "slug: toko-lain"))
+    return org
+
+
+@pytest.fixture
 def principal(toko):  # type: ignore[no-untyped-def]
     return orgs.system_principal(toko.id, "test")
 

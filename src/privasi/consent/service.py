@@ -245,6 +245,11 @@ def _store_text(session: PrivasiSession, proof: Proof) -> str:
     return sha
 
 
+def known_subjects(session: PrivasiSession, subject_ids: Sequence[str]) -> set[str]:
+    """Which of these ids are subjects of the session's organisation."""
+    return _existing_subjects(session, subject_ids)
+
+
 def _existing_subjects(session: PrivasiSession, subject_ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(list(subject_ids)):
@@ -262,11 +267,11 @@ def _record(
 ) -> list[str]:
     """Append one ``action`` event per subject and move the projection with it; returns ids."""
     ids = list(dict.fromkeys(subject_ids))
-    if not ids:
-        return []
     policy, version_number = policy_in_effect(session)
     rule = require_consent_rule(policy, purpose)
     proof = _clean_proof(proof, action)
+    if not ids:
+        return []
     missing = set(ids) - _existing_subjects(session, ids)
     if missing:
         raise NotFound(f"{len(missing)} subject(s) not found")
@@ -403,7 +408,8 @@ def record_many(
     action: str,
     proof: Proof,
 ) -> list[str]:
-    """The same event with the same proof for many subjects (an import, a list-wide opt-out)."""
+    """The same event with the same proof for many subjects (an import, a list-wide opt-out).
+    Every subject must exist: see ``known_subjects`` to drop unknown ids first."""
     if action not in (GRANTED, WITHDRAWN, EXPIRED):
         raise ValidationFailed("action must be granted, withdrawn or expired", field="action")
     if len(subject_ids) > MAX_CHECK:

@@ -33,12 +33,15 @@ __all__ = [
     "add_identifiers",
     "contact_for",
     "find_by_identifier",
+    "find_existing",
     "find_or_create",
     "get_subject",
     "guardians_of",
     "identifiers",
     "is_minor",
     "link_guardian",
+    "list_subjects",
+    "resolve",
     "set_age",
     "set_objection",
     "set_restricted",
@@ -165,6 +168,18 @@ def _minimum_age(session: PrivasiSession) -> int | None:
     return int(version.document.get("minors", {}).get("minimum_age", 18))
 
 
+def find_existing(session: PrivasiSession, identifiers: dict[str, str]) -> Subject | None:
+    """The one subject any of these identifiers names, None if none; two raise a conflict."""
+    values = _normalised(identifiers)
+    vault = vault_for(session)
+    org_id = session.require_org()
+    keys = [k for kind_, v in values.items() for k in ident.lookup_keys(vault, org_id, kind_, v)]
+    found = set(_owners(session, keys).values())
+    if len(found) > 1:
+        raise SubjectsConflict(found)
+    return get_subject(session, found.pop()) if found else None
+
+
 def find_or_create(
     session: PrivasiSession,
     principal: Principal,
@@ -264,6 +279,26 @@ def find_by_identifier(session: PrivasiSession, kind: str, value: str) -> Subjec
         if key in owners:
             return session.get(Subject, owners[key])
     return None
+
+
+def resolve(session: PrivasiSession, pairs: list[tuple[str, str]]) -> list[str | None]:
+    """Subject ids for many (kind, value) identifiers at once, None where nobody has one; a
+    value that is not a valid identifier of its kind also gives None."""
+    vault = vault_for(session)
+    org_id = session.require_org()
+    wanted: list[list[tuple[str, str]]] = []
+    for kind, value in pairs:
+        try:
+            normalised = ident.normalise(kind, value)
+        except ValidationFailed:
+            wanted.append([])
+            continue
+        wanted.append(ident.lookup_keys(vault, org_id, kind, normalised))
+    flat = sorted({key for keys in wanted for key in keys})
+    owners: dict[tuple[str, str], str] = {}
+    for start in range(0, len(flat), 900):
+        owners.update(_owners(session, flat[start : start + 900]))
+    return [next((owners[k] for k in keys if k in owners), None) for keys in wanted]
 
 
 def get_subject(session: PrivasiSession, subject_id: str) -> Subject:
