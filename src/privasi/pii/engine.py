@@ -107,6 +107,7 @@ class Detector:
     allow_list: AllowList = field(default_factory=AllowList)
     _compiled: list[CompiledRecognizer] = field(init=False, repr=False)
     _entities: frozenset[str] = field(init=False, repr=False)
+    _language_gated: bool = field(init=False, repr=False, default=False)
 
     def __post_init__(self) -> None:
         specs = list(self.recognizers) if self.recognizers is not None else list(default_specs())
@@ -125,6 +126,7 @@ class Detector:
                     raise KeyError(f"unknown function recognizer {spec.function!r}")
                 compiled.function = FUNCTIONS[spec.function or ""]
             self._compiled.append(compiled)
+        self._language_gated = any(c.languages is not None for c in self._compiled)
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: object) -> Detector:
@@ -135,7 +137,8 @@ class Detector:
             text = decode_text(bytes(text))
         if not text:
             return []
-        lang = language or detect_language(text)
+        # language only gates language-specific recognizers; skip the guess when none is
+        lang = language or ("mixed" if not self._language_gated else detect_language(text))
         lower = text.lower()
         if len(lower) != len(text):
             # a few characters (such as "İ") grow when lower-cased; offsets must line up

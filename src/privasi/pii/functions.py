@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from .config import RecognizerSpec
-from .names import is_given_name, is_stopword
+from .names import given_names, is_stopword, stopwords
 
 Span = tuple[int, int, float]
 Function = Callable[[str, RecognizerSpec], Iterator[Span]]
@@ -43,24 +43,27 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
     """A capitalised given name from the gazetteer, extended over following capitalised
     words (family names are too varied to list)."""
     score = float(spec.options.get("score", 0.55))  # type: ignore[arg-type]
+    names = given_names()
+    stops = stopwords()
     pos = 0
-    while m := _CAP_WORD.search(text, pos):
-        pos = m.end()
-        word = m.group(0)
-        if not is_given_name(word) or is_stopword(word):
+    for m in _CAP_WORD.finditer(text):
+        if m.start() < pos:
+            continue
+        low = m.group(0).lower()
+        if low not in names or low in stops:
             continue
         start = m.start()
         # family names come after given names, but a name missing from the gazetteer
         # may come first ("Herman Susanto"): take capitalised words just before it too
         for _ in range(2):
             prev = _PREV_CAP.search(text, max(0, start - 24), start)
-            if not prev or is_stopword(prev.group(1)) or _sentence_start(text, prev.start(1)):
+            if not prev or prev.group(1).lower() in stops or _sentence_start(text, prev.start(1)):
                 break
             start = prev.start(1)
         end = m.end()
         for _ in range(3):
             nxt = _NEXT_CAP.match(text, end)
-            if not nxt or is_stopword(nxt.group(1)):
+            if not nxt or nxt.group(1).lower() in stops:
                 break
             end = nxt.end()
         pos = end
@@ -69,21 +72,48 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
 
 # Address: a street marker starts it; it then runs over components while they look
 # like parts of an address, and stops at the first ordinary word.
-_STREET_START = re.compile(
-    r"(?<![\w])(?:(?P<lc>(?i:jl|jln|gg)\b\.?\s?(?=[a-z]))"
-    r"|(?i:jl|jln|jalan|gg|gang|komp|kompleks|komplek|perum|perumahan|"
-    r"apartemen|apt|ruko|dusun|dsn|gedung|gd|wisma|menara|graha|kp|kampung|desa|ds)\b\.?\s?"
-    r"(?=[A-Z0-9])"
-    r"|(?i:rt)\.?\s?(?=\d{1,3}\s?/\s?(?i:rw)?\s?\d)"
-    r"|\d{1,5}[A-Za-z]?\s+(?=(?:[A-Z][a-z]+\s){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|"
-    r"Boulevard|Blvd|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Crescent)\b))"
+# Indonesian street markers, found in the lower-cased text; what follows decides:
+# a capital or digit starts an address, lower case only after jl/jln/gg ("jl. kenari")
+_MARKER_START = re.compile(
+    r"(?<![a-z0-9_])(?P<m>jl|jln|jalan|gg|gang|komp|kompleks|komplek|perum|perumahan|apartemen|"
+    r"apt|ruko|dusun|dsn|gedung|gd|wisma|menara|graha|kp|kampung|desa|ds|rt)(?![a-z])\.?\s?"
 )
+_LENIENT_MARKERS = frozenset(["jl", "jln", "gg"])
+_RT_RW = re.compile(r"\d{1,3}\s?/\s?(?:rw)?\s?\d")
+_EN_START = re.compile(
+    r"(?<![\w])\d{1,5}[A-Za-z]?\s+(?=(?:[A-Z][a-z]+\s){1,3}(?:Street|St|Avenue|Ave|Road|Rd|"
+    r"Lane|Ln|Boulevard|Blvd|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Crescent)\b)"
+)
+_EN_WORDS = (
+    "street", " st", "avenue", "ave", "road", " rd", "lane", " ln", "boulevard", "blvd",
+    "drive", " dr", " way", "court", " ct", "place", " pl", "terrace", "crescent",
+)  # fmt: skip
+
+
+def _street_starts(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end of marker, lenient) for every place an address may begin."""
+    lower = text.lower()
+    if len(lower) != len(text):
+        lower = text.translate({c: c + 32 for c in range(65, 91)})
+    found = []
+    for m in _MARKER_START.finditer(lower):
+        nxt = text[m.end() : m.end() + 1]
+        marker = m.group("m")
+        if marker == "rt":
+            if _RT_RW.match(lower, m.end()):
+                found.append((m.start(), m.end(), False))
+        elif nxt.isupper() or nxt.isdigit():
+            found.append((m.start(), m.end(), False))
+        elif nxt.islower() and marker in _LENIENT_MARKERS:
+            found.append((m.start(), m.end(), True))
+    if _DIGIT.search(text) is not None and any(w in lower for w in _EN_WORDS):
+        found.extend((m.start(), m.end(), False) for m in _EN_START.finditer(text))
+    found.sort()
+    return found
+
+
 _TOKEN = re.compile(r"[^\s,;]+|[,;]|\s+")
 _DIGIT = re.compile(r"\d")
-_MARKER = re.compile(
-    r"(?<![a-z0-9_])(?:jl|jln|jalan|gg|gang|komp|kompleks|komplek|perum|perumahan|apartemen|apt|"
-    r"ruko|dusun|dsn|gedung|gd|wisma|menara|graha|kp|kampung|desa|ds|rt)(?![a-z])"
-)
 _ABBREV: frozenset[str] = frozenset(
     [
         "jl",
@@ -217,6 +247,13 @@ _CITIES = frozenset(
         "bantul",
         "cimahi",
         "indonesia",
+        "london",
+        "tokyo",
+        "osaka",
+        "sydney",
+        "singapore",
+        "singapura",
+        "malaysia",
     ]
 )
 
@@ -239,18 +276,15 @@ def _address_token_ok(tok: str, lenient: bool) -> bool:
 def address(text: str, spec: RecognizerSpec) -> Iterator[Span]:
     score = float(spec.options.get("score", 0.75))  # type: ignore[arg-type]
     max_len = int(spec.options.get("max_length", 200))  # type: ignore[call-overload]
-    # cheap gate: an Indonesian street marker, or a digit for an English house number
-    if _DIGIT.search(text) is None and _MARKER.search(text.lower()) is None:
-        return
     pos = 0
-    while m := _STREET_START.search(text, pos):
-        start = m.start()
-        end = m.end()
-        last_good = end
+    for start, marker_end, lenient in _street_starts(text):
+        if start < pos:
+            continue
+        last_good = marker_end
         words = 0
         prev = ""
         limit = min(len(text), start + max_len)
-        for t in _TOKEN.finditer(text, m.end(), limit):
+        for t in _TOKEN.finditer(text, marker_end, limit):
             tok = t.group(0)
             if tok.isspace():
                 if "\n" in tok:
@@ -260,7 +294,7 @@ def address(text: str, spec: RecognizerSpec) -> Iterator[Span]:
                 continue
             after_component = prev in _COMPONENTS
             if not (
-                _address_token_ok(tok, lenient=words < 2 and m.group("lc") is not None)
+                _address_token_ok(tok, lenient=words < 2 and lenient)
                 or (after_component and tok[:1].isupper())
                 or (tok.isupper() and 2 <= len(tok.rstrip(".,")) <= 3)
             ):
@@ -275,6 +309,6 @@ def address(text: str, spec: RecognizerSpec) -> Iterator[Span]:
             if _POSTAL.fullmatch(tok.rstrip(".")):
                 last_good = t.start() + 5
                 break
-        pos = max(last_good, m.end())
+        pos = max(last_good, marker_end)
         if words >= 1:
             yield start, last_good, score
