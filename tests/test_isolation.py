@@ -92,6 +92,13 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/subjects/{subject_id}/unsubscribe-link"): Case(
         "resource", "subject", body={"purpose": "newsletter"}
     ),
+    ("GET", "/consent/{org_slug}/banner.js"): Case(
+        "public", notes="the cookie banner for the org's website: built from the published policy"
+    ),
+    ("POST", "/consent/{org_slug}/choice"): Case(
+        "public", notes="a visitor's cookie choice under a random visitor id; answers with it only"
+    ),
+    ("GET", "/.well-known/gpc.json"): Case("public", notes="a fixed GPC declaration"),
     ("POST", "/api/v1/subjects"): Case(
         "own", body={"identifiers": {"email": "b-person@b.example"}}
     ),

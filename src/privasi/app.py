@@ -38,6 +38,7 @@ ROUTERS = [
     "privasi.web.pages",
     "privasi.web.privacy",
     "privasi.consent.channels.api",
+    "privasi.consent.banner.api",
 ]
 
 

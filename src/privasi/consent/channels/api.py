@@ -20,6 +20,7 @@ from privasi.consent.channels import unsubscribe as links
 from privasi.consent.channels import whatsapp
 from privasi.db import Database
 from privasi.errors import NotFound, PrivasiError
+from privasi.http import problems
 from privasi.http.deps import Ctx, ctx_for, truncated_client
 from privasi.http.idempotency import run_idempotent
 from privasi.orgs import service as orgs
@@ -74,11 +75,11 @@ def _whatsapp_delivery(request: Request, slug: str, body: bytes, signature: str 
         org_id = _org_id(db, slug)
     except NotFound:
         # The same answer as a bad signature: the webhook does not tell which organisations exist.
-        return _unsigned()
+        return _unsigned(request)
     with db.session(org_id) as session:
         secret = whatsapp.org_secret(session, whatsapp.APP_SECRET)
     if not secret or not whatsapp.signature_valid(str(secret), body, signature):
-        return _unsigned()
+        return _unsigned(request)
     payload = whatsapp.parse_body(body)
     if payload is None:
         log.info("whatsapp delivery is not JSON; acknowledged")
@@ -90,15 +91,13 @@ def _whatsapp_delivery(request: Request, slug: str, body: bytes, signature: str 
     return JSONResponse({"received": True, "handled": dict(outcome.counts)})
 
 
-def _unsigned() -> Response:
-    return JSONResponse(
-        {
-            "type": "about:blank#whatsapp-signature-invalid",
-            "title": "Missing or invalid X-Hub-Signature-256",
-            "status": 401,
-        },
-        status_code=401,
-        media_type="application/problem+json",
+def _unsigned(request: Request) -> Response:
+    return problems.problem_response(
+        request,
+        401,
+        "whatsapp-signature-invalid",
+        "Missing or invalid X-Hub-Signature-256",
+        "the delivery is not signed with this organisation's WhatsApp app secret",
     )
 
 
