@@ -77,119 +77,24 @@ def build_handwritten() -> list[dict[str, object]]:
 
 # ---------------------------------------------------------------- fictional values
 
-GIVEN = [
-    "Budi",
-    "Sari",
-    "Andi",
-    "Dewi",
-    "Rina",
-    "Agus",
-    "Wulan",
-    "Fajar",
-    "Intan",
-    "Rudi",
-    "Yanti",
-    "Hendra",
-    "Maya",
-    "Bayu",
-    "Lestari",
-    "Taufik",
-    "Nadia",
-    "Ilham",
-    "Citra",
-    "Joko",
-    "Ratna",
-    "Gilang",
-    "Puspita",
-    "Arif",
-    "Wahyu",
-    "Ayu",
-    "Dimas",
-    "Fitri",
-    "Reza",
-    "Anisa",
-    "Kevin",
-    "Jessica",
-    "Michael",
-    "Sarah",
-    "Daniel",
-    "Emily",
-    "James",
-    "Olivia",
-    "Thomas",
-    "Grace",
-    "Ketut",
-    "Made",
-    "Nyoman",
-    "Sekar",
-    "Bagas",
-    "Rangga",
-    "Laras",
-    "Yohanes",
-    "Theresia",
-    "Rahmat",
-    "Siti",
-    "Nur",
-    "Hafiz",
-    "Salsabila",
-    "Daffa",
-    "Keisha",
-    "Tegar",
-    "Kinasih",
-    "Banyu",
-    "Gendis",
-    "Lintang",
-    "Sabrina",
-    "Bima",
-    "Tirta",
-    "Anggara",
-    "Kirana",
-    "Elang",
-    "Senja",
-]
-SURNAME = [
-    "Santoso",
-    "Wijaya",
-    "Pratama",
-    "Saputra",
-    "Hidayat",
-    "Kusuma",
-    "Siregar",
-    "Nasution",
-    "Simanjuntak",
-    "Halim",
-    "Gunawan",
-    "Wibowo",
-    "Setiawan",
-    "Lubis",
-    "Sitompul",
-    "Manurung",
-    "Harahap",
-    "Purba",
-    "Tanoto",
-    "Sutanto",
-    "Permana",
-    "Ramadhan",
-    "Nugroho",
-    "Susilo",
-    "Hartono",
-    "Rahayu",
-    "Maharani",
-    "Anggraini",
-    "Putri",
-    "Firmansyah",
-    "Baker",
-    "Johnson",
-    "Walker",
-    "Turner",
-    "Morgan",
-    "Hughes",
-    "Pranoto",
-    "Wirawan",
-    "Kurniawan",
-    "Sembiring",
-    "Tarigan",
-]
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+GIVEN = _words(
+    "Budi Sari Andi Dewi Rina Agus Wulan Fajar Intan Rudi Yanti Hendra Maya Bayu Lestari "
+    "Taufik Nadia Ilham Citra Joko Ratna Gilang Puspita Arif Wahyu Ayu Dimas Fitri Reza Anisa "
+    "Kevin Jessica Michael Sarah Daniel Emily James Olivia Thomas Grace Ketut Made Nyoman "
+    "Sekar Bagas Rangga Laras Yohanes Theresia Rahmat Siti Nur Hafiz Salsabila Daffa Keisha "
+    "Tegar Kinasih Banyu Gendis Lintang Sabrina Bima Tirta Anggara Kirana Elang Senja"
+)
+SURNAME = _words(
+    "Santoso Wijaya Pratama Saputra Hidayat Kusuma Siregar Nasution Simanjuntak Halim Gunawan "
+    "Wibowo Setiawan Lubis Sitompul Manurung Harahap Purba Tanoto Sutanto Permana Ramadhan "
+    "Nugroho Susilo Hartono Rahayu Maharani Anggraini Putri Firmansyah Baker Johnson Walker "
+    "Turner Morgan Hughes Pranoto Wirawan Kurniawan Sembiring Tarigan"
+)
 STREETS = [
     "Melati",
     "Kenanga",
@@ -220,24 +125,10 @@ STREETS = [
     "Cikutra Baru",
     "Jati Padang",
 ]
-KEL = [
-    "Sukajadi",
-    "Cempaka",
-    "Baru",
-    "Menteng",
-    "Atas",
-    "Karang",
-    "Anyar",
-    "Sidomulyo",
-    "Tegalrejo",
-    "Margahayu",
-    "Lowokwaru",
-    "Kebayoran",
-    "Cilandak",
-    "Barat",
-    "Babakan",
-    "Ciparay",
-]
+KEL = _words(
+    "Sukajadi Cempaka Baru Menteng Atas Karang Anyar Sidomulyo Tegalrejo Margahayu Lowokwaru "
+    "Kebayoran Cilandak Barat Babakan Ciparay"
+)
 CITY = [
     ("Bandung", "40162"), ("Jakarta Selatan", "12430"), ("Surabaya", "60231"),
     ("Yogyakarta", "55281"), ("Semarang", "50241"), ("Malang", "65145"), ("Medan", "20152"),
@@ -249,34 +140,12 @@ PROVINCES = [11, 12, 13, 14, 16, 18, 31, 32, 33, 34, 35, 36, 51, 52, 61, 64, 71,
 MOBILE = ["0811", "0812", "0813", "0821", "0822", "0852", "0853", "0857", "0878", "0881", "0896"]
 AREA = ["021", "022", "031", "0274", "024", "0361"]
 BANKS = [("BCA", 10), ("Mandiri", 13), ("BRI", 15), ("BNI", 10), ("BSI", 10), ("CIMB", 13)]
-MONTHS_ID = [
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-]
-MONTHS_EN = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
+MONTHS_ID = _words(
+    "Januari Februari Maret April Mei Juni Juli Agustus September Oktober November Desember"
+)
+MONTHS_EN = _words(
+    "January February March April May June July August September October November December"
+)
 
 
 class Gen:
