@@ -171,6 +171,10 @@ MATRIX: dict[tuple[str, str], Case] = {
         notes="A's subject named by identifier is unknown to B",
     ),
     ("GET", "/api/v1/consent/purposes"): Case("list"),
+    ("GET", "/api/v1/outbox"): Case("list"),
+    ("GET", "/api/v1/outbox/{message_id}"): Case("resource", "outbox_message"),
+    ("POST", "/api/v1/outbox/{message_id}/retry"): Case("resource", "outbox_message"),
+    ("POST", "/api/v1/outbox/{message_id}/cancel"): Case("resource", "outbox_message"),
 }
 
 
@@ -253,6 +257,19 @@ def world(db, settings, make_org, app):
             consent.Proof(None, "Alpha consent wording", "en", "web", "checkbox"),
         )
     markers += [a_subject.id, "hidden-subject@a.example", a_event.id, "Alpha consent wording"]
+    from privasi.notify import service as notify
+
+    with db.session(a.id) as s:
+        a_message = notify.enqueue(
+            s,
+            channel="email",
+            template="verification_code",
+            lang="en",
+            params={"code": "909090", "minutes": 10},
+            subject_id=a_subject.id,
+            dedupe_key="a-secret-dedupe",
+        )
+    markers += [a_message.id, "a-secret-dedupe", "909090"]
     ids = {
         "staff": staff.id,
         "api_key": key.key_id,
@@ -261,6 +278,7 @@ def world(db, settings, make_org, app):
         "secret": "a_only_secret",
         "subject": a_subject.id,
         "consent_event": a_event.id,
+        "outbox_message": a_message.id,
     }
     return {
         "a": a,

@@ -38,7 +38,9 @@ ROUTERS = [
     "privasi.web.pages",
     "privasi.web.privacy",
     "privasi.consent.channels.api",
+    "privasi.notify.api",
     "privasi.consent.banner.api",
+    "privasi.consent.center",
 ]
 
 

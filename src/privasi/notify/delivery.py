@@ -25,7 +25,7 @@ from privasi.notify import templates, transports
 from privasi.notify.models import OutboxMessage
 from privasi.notify.transports import DeliveryError, Outgoing
 from privasi.orgs import service as orgs
-from privasi.vault.service import VaultError, get_secret, vault_for
+from privasi.vault.service import SubjectShredded, VaultError, get_secret, vault_for
 from privasi.worker import reconciler, worker_id
 
 log = logging.getLogger("privasi.notify")
@@ -121,9 +121,11 @@ def prepare(db: Database, org_id: str, message_id: str) -> Outgoing:
             raise DeliveryError("message content gone", permanent=True)
         try:
             payload = notify.open_payload(vault_for(session), message)
-        except VaultError:
+        except SubjectShredded:
             # The subject was erased (their key destroyed): this message must never go out.
             raise DeliveryError("subject erased", permanent=True) from None
+        except VaultError as exc:
+            raise DeliveryError(f"content unreadable ({exc.type})", permanent=True) from None
         params = dict(payload.get("params") or {})
         try:
             rendered = templates.render(message.template, message.lang, params)

@@ -211,19 +211,29 @@ def enqueue(
         max_attempts=settings_max,
         next_attempt_at=utcnow(),
     )
-    nested = session.begin_nested()
-    session.add(message)
-    try:
-        nested.commit()
-    except IntegrityError:
-        # The same dedupe key committed by a concurrent caller: theirs is the message.
-        nested.rollback()
-        existing = session.scalar(
-            select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
-        )
-        if existing is None:
-            raise
-        return existing
+    if session.get_bind().dialect.name == "postgresql":
+        # A concurrent caller may commit the same dedupe key first: theirs is the message.
+        nested = session.begin_nested()
+        session.add(message)
+        try:
+            nested.commit()
+        except IntegrityError:
+            nested.rollback()
+            existing = session.scalar(
+                select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
+            )
+            if existing is None:
+                raise
+            return existing
+    else:
+        # No savepoint on SQLite: pysqlite opens the transaction only at the first write, so a
+        # savepoint before it would commit the message on its own, outside the caller's change.
+        # Writers are serialised there; a lost race on a dedupe key is reported as a conflict.
+        session.add(message)
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise Conflict("a message with this dedupe key is being queued; try again") from exc
     schedule(session, message)
     return message
 
@@ -326,3 +336,4 @@ def cancel(session: PrivasiSession, message_id: str) -> OutboxMessage:
 
 # Delivery registers its job handler and reconciler on import; whoever queues messages gets them.
 from privasi.notify import delivery as _delivery  # noqa: E402,F401
+from privasi.notify import material as _material  # noqa: E402,F401

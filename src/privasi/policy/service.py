@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from privasi.audit import service as audit
 from privasi.db import Database, PrivasiSession, utcnow
 from privasi.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from privasi.jobs import service as jobs
 from privasi.orgs import service as orgs
 from privasi.orgs.models import Organisation
 from privasi.orgs.service import Principal
@@ -187,6 +188,15 @@ def publish(
             "material_changes": len(diff.material) if diff else 0,
         },
     )
+    if diff is not None and diff.has_material:
+        # People whose consent the change touches are told, and their old consent stops covering
+        # the new terms from the effective date (privasi.notify.material).
+        jobs.enqueue(
+            session,
+            "notify.material_change",
+            {"version_id": version.id},
+            dedupe_key=f"material-change:{version.id}",
+        )
     return Published(version, diff)
 
 
