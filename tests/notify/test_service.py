@@ -148,6 +148,7 @@ def test_every_template_renders_in_both_languages():
             "purposes": [{"name": "Buletin", "changes": ["data disimpan lebih lama"]}],
         },
         "unsubscribed": {"purpose_name": "Buletin"},
+        "delivery_test": {},
     }
     assert sorted(samples) == notify.template_names()
     for name, params in samples.items():
