@@ -99,6 +99,25 @@ MATRIX: dict[tuple[str, str], Case] = {
         "public", notes="a visitor's cookie choice under a random visitor id; answers with it only"
     ),
     ("GET", "/.well-known/gpc.json"): Case("public", notes="a fixed GPC declaration"),
+    ("GET", "/privacy/{org_slug}/consent"): Case(
+        "public", notes="privacy center: shows consents only after a code sent to the subject"
+    ),
+    ("POST", "/privacy/{org_slug}/consent/start"): Case(
+        "public", notes="sends a code; the same answer whether or not the address is on record"
+    ),
+    ("POST", "/privacy/{org_slug}/consent/verify"): Case(
+        "public", notes="checks a code of this organisation's challenge; 5 attempts"
+    ),
+    ("GET", "/privacy/{org_slug}/consent/withdraw/{purpose_id}"): Case(
+        "public", notes="needs the verified cookie signed for this organisation"
+    ),
+    ("POST", "/privacy/{org_slug}/consent/withdraw/{purpose_id}"): Case(
+        "public", notes="verified cookie of this organisation and a CSRF token"
+    ),
+    ("POST", "/privacy/{org_slug}/consent/grant/{purpose_id}"): Case(
+        "public", notes="verified cookie of this organisation and a CSRF token"
+    ),
+    ("POST", "/privacy/{org_slug}/consent/end"): Case("public", notes="clears the cookie only"),
     ("POST", "/api/v1/subjects"): Case(
         "own", body={"identifiers": {"email": "b-person@b.example"}}
     ),
