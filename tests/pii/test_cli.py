@@ -106,3 +106,12 @@ def test_scan_table_output_and_errors(tmp_path: Path) -> None:
     assert "0812" not in result.stdout
     bad = runner.invoke(app, ["scan", str(tmp_path / "missing.csv")])
     assert bad.exit_code == 2 and "no such file" in bad.stderr
+
+
+def test_scan_table_in_indonesian(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("norek\n1234567890\n", encoding="utf-8")
+    result = runner.invoke(app, ["scan", str(path), "--lang", "id"])
+    assert result.exit_code == 0, result.output
+    assert "keuangan" in result.stdout and "spesifik" in result.stdout
+    assert "1234567890" not in result.stdout

@@ -43,6 +43,8 @@ def test_csv_columns_classified(csv_file: Path) -> None:
     # digits alone are an account only because the column name says so
     assert cols["norek"].entities == {"BANK_ACCOUNT": 1.0}
     assert cols["norek"].sensitivity == "specific"
+    assert cols["norek"].specific_kind == "personal_financial"
+    assert cols["email"].specific_kind is None
     assert cols["nama"].suggested_category == "contact"
     assert cols["harga"].entities == {} and cols["harga"].suggested_category is None
     assert cols["warna"].suggested_category is None

@@ -206,15 +206,27 @@ def redact(
         writer.writerow([clean(cell) for cell in row])
 
 
+_SCAN_HEAD = {
+    "en": ("column", "entities (share of rows)", "name hint", "category", "sensitivity",
+           "rows sampled"),
+    "id": ("kolom", "entitas (porsi baris)", "petunjuk nama", "kategori", "sensitivitas",
+           "baris sampel"),
+}  # fmt: skip
+
+
 @app.command("scan")
 def scan_command(
     source: Annotated[str, typer.Argument(help="A .csv or .parquet file, or a SQLAlchemy URL.")],
     table: Annotated[str | None, typer.Option(help="SQL table; all tables when omitted.")] = None,
     sample: Annotated[int, typer.Option(min=1, help="Rows sampled per table.")] = 1000,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    lang: Annotated[str, typer.Option(help="Language of the table: id or en.")] = "en",
 ) -> None:
     """Classify each column by the personal data found in a sample of its rows.
     The report never shows values from the table."""
+    if lang not in _SCAN_HEAD:
+        _err("lang must be id or en")
+        raise typer.Exit(2)
     try:
         reports = scan(source, table=table, sample=sample, progress=None)
     except ScanError as exc:
@@ -226,18 +238,23 @@ def scan_command(
     from rich.console import Console
     from rich.table import Table
 
+    from .tables import CATEGORY_LABEL, SENSITIVITY_LABEL
+
+    head = _SCAN_HEAD[lang]
     console = Console()
     for rep in reports:
-        t = Table(title=f"{rep.source} · {rep.table} ({rep.rows_sampled} rows sampled)")
-        for head in ("column", "entities (share of rows)", "name hint", "category", "sensitivity"):
-            t.add_column(head)
+        t = Table(title=f"{rep.source} · {rep.table} ({head[5]}: {rep.rows_sampled})")
+        for h in head[:5]:
+            t.add_column(h)
         for col in rep.columns:
             ents = ", ".join(f"{k} {v:.0%}" for k, v in col.entities.items()) or "-"
+            category = col.suggested_category
+            sensitivity = col.sensitivity
             t.add_row(
                 col.name,
                 ents,
                 ", ".join(col.name_hints) or "-",
-                col.suggested_category or "-",
-                col.sensitivity or "-",
+                CATEGORY_LABEL[category][lang] if category else "-",
+                SENSITIVITY_LABEL[sensitivity][lang] if sensitivity else "-",
             )
         console.print(t)

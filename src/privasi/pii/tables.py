@@ -17,7 +17,8 @@ from typing import Any
 from .engine import Detector
 
 # Entity type -> the policy data category it suggests, and whether UU PDP treats it as
-# specific (Pasal 4 ayat 2: personal financial data is specific personal data).
+# specific (Pasal 4 ayat 2 huruf e: personal financial data), with the policy file's
+# `specific_kind` for it.
 CATEGORY: dict[str, tuple[str, str]] = {
     "EMAIL_ADDRESS": ("contact", "general"),
     "PHONE_NUMBER": ("contact", "general"),
@@ -33,6 +34,21 @@ CATEGORY: dict[str, tuple[str, str]] = {
     "IP_ADDRESS": ("technical", "general"),
     "URL": ("usage", "general"),
     "SECRET": ("credentials", "general"),
+}
+SPECIFIC_KIND = {"CREDIT_CARD": "personal_financial", "BANK_ACCOUNT": "personal_financial"}
+# Names people read in the scan report, in Bahasa Indonesia and English.
+CATEGORY_LABEL: dict[str, dict[str, str]] = {
+    "contact": {"id": "kontak", "en": "contact"},
+    "identity": {"id": "identitas", "en": "identity"},
+    "payment": {"id": "pembayaran", "en": "payment"},
+    "financial": {"id": "keuangan", "en": "financial"},
+    "technical": {"id": "teknis", "en": "technical"},
+    "usage": {"id": "penggunaan", "en": "usage"},
+    "credentials": {"id": "kredensial", "en": "credentials"},
+}
+SENSITIVITY_LABEL = {
+    "general": {"id": "umum", "en": "general"},
+    "specific": {"id": "spesifik", "en": "specific"},
 }
 
 # Column-name hints: a name token -> entity type. Matched on the name split at _ - . and
@@ -74,6 +90,7 @@ class ColumnReport:
     name_hints: list[str] = field(default_factory=list)
     suggested_category: str | None = None
     sensitivity: str | None = None
+    specific_kind: str | None = None
 
     @property
     def personal(self) -> bool:
@@ -124,8 +141,10 @@ def classify_column(
     basis = dominant[0] if dominant else (hints[0] if hints else None)
     if basis is not None:
         report.suggested_category, report.sensitivity = CATEGORY[basis]
-        if any(CATEGORY[t][1] == "specific" for t in dominant):
+        specific = [t for t in (*dominant, basis) if t in SPECIFIC_KIND]
+        if specific:
             report.sensitivity = "specific"
+            report.specific_kind = SPECIFIC_KIND[specific[0]]
     return report
 
 
