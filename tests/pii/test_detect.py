@@ -104,6 +104,11 @@ def test_person_without_honorific(detector: Detector) -> None:
     assert spans(detector, "Hi, my name is Sarah Johnson") == [("PERSON", "Sarah Johnson")]
     assert spans(detector, "Regards,\nTom Baker") == [("PERSON", "Tom Baker")]
     assert spans(detector, "halo kak, saya mau tanya") == []
+    # "nama saya" takes a lower-case name even outside the gazetteer; "saya" alone does not
+    assert spans(detector, "namaku ocha kak") == [("PERSON", "ocha")]
+    assert spans(detector, "saya ocha kak") == []
+    assert spans(detector, "nama saya adalah Budi Santoso") == [("PERSON", "Budi Santoso")]
+    assert spans(detector, "My name is misspelled as Yosep") == []
 
 
 def test_secrets(detector: Detector) -> None:

@@ -81,6 +81,8 @@ def test_pseudonymize_is_stable_across_a_conversation_and_restores(detector: Det
     )
     # another conversation does not see this mapping
     assert restore(reply, store, "conv-2") == reply
+    # models sometimes drop or change the brackets
+    assert restore("Halo [PERSON_1] dan PERSON_1!", store, "conv-1") == "Halo Budi dan Budi!"
 
 
 def test_operator_from_name() -> None:
@@ -97,3 +99,13 @@ def test_redact_for_log_replaces_with_type_and_never_raises() -> None:
     )
     assert redact_for_log("") == ""
     assert redact_for_log(12345) == "12345"  # type: ignore[arg-type]
+
+
+def test_shared_replace_operator_numbers_each_text_from_one() -> None:
+    from privasi.pii import Replace
+
+    detector = Detector()
+    op = Replace()
+    first = anonymize("saya Budi", detector.detect("saya Budi"), default=op).text
+    second = anonymize("saya Sari", detector.detect("saya Sari"), default=op).text
+    assert first == "saya <PERSON_1>" and second == "saya <PERSON_1>"

@@ -7,6 +7,8 @@ import threading
 from typing import Protocol
 
 PLACEHOLDER_RE = re.compile(r"<([A-Z][A-Z_]{1,30})_(\d{1,6})>")
+# what a language model may turn a placeholder into: other brackets, or none at all
+_LOOSE_RE = re.compile(r"[<\[{]?\b([A-Z][A-Z_]{1,30})_(\d{1,6})\b[>\]}]?")
 _SPACE = re.compile(r"\s+")
 _NUMERIC_TYPES = frozenset(
     {"PHONE_NUMBER", "ID_NIK", "ID_NPWP", "ID_KK", "CREDIT_CARD", "BANK_ACCOUNT"}
@@ -75,11 +77,11 @@ class InMemoryMappingStore:
 
 
 def restore(text: str, store: MappingStore, conversation: str) -> str:
-    """Put the original values back in place of placeholders this conversation created.
-    Unknown placeholders are left as they are."""
+    """Put the original values back in place of placeholders this conversation created,
+    also when a model wrote them as [PERSON_1] or PERSON_1. Unknown ones stay as they are."""
 
     def sub(m: re.Match[str]) -> str:
-        value = store.value_for(conversation, m.group(0))
+        value = store.value_for(conversation, f"<{m.group(1)}_{m.group(2)}>")
         return m.group(0) if value is None else value
 
-    return PLACEHOLDER_RE.sub(sub, text)
+    return _LOOSE_RE.sub(sub, text)

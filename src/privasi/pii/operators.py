@@ -153,9 +153,6 @@ class Replace(Pseudonymize):
             return self.new_value
         return super().apply(value, entity_type)
 
-    def reset(self) -> None:
-        self.store = InMemoryMappingStore()
-
 
 class Keep(Operator):
     name = "keep"
@@ -195,9 +192,14 @@ def anonymize(
     output text."""
     ops = dict(operators or {})
     fallback = default or ops.get("DEFAULT") or Replace()
-    for op in {id(o): o for o in (*ops.values(), fallback)}.values():
-        if isinstance(op, Replace):
-            op.reset()
+    # Replace numbers placeholders within this one text: give each call its own mapping
+    # instead of mutating the shared operator, so concurrent calls cannot mix numbers
+    local = Pseudonymize(InMemoryMappingStore(), "text")
+    for key, op in list(ops.items()):
+        if isinstance(op, Replace) and op.new_value is None:
+            ops[key] = local
+    if isinstance(fallback, Replace) and fallback.new_value is None:
+        fallback = local
     parts: list[str] = []
     items: list[Replacement] = []
     pos = 0
@@ -211,7 +213,8 @@ def anonymize(
         out_len += len(chunk)
         new = op.apply(text[f.start : f.end], f.entity_type)
         parts.append(new)
-        items.append(Replacement(out_len, out_len + len(new), f.entity_type, op.name))
+        name = "replace" if op is local else op.name
+        items.append(Replacement(out_len, out_len + len(new), f.entity_type, name))
         out_len += len(new)
         pos = f.end
     parts.append(text[pos:])
