@@ -168,3 +168,28 @@ def test_old_signatures_are_refused_by_the_helper():
     now = int(time.time())
     rotated = "v1=deadbeef, " + signing.sign(WEBHOOK_SECRET, now, body)
     assert signing.verify(WEBHOOK_SECRET, body, str(now), rotated)
+
+
+def test_policy_update_uses_its_template_with_the_date_written_out(
+    db, org, queue, http_server, use_settings
+):
+    _whatsapp_ready(db, org, http_server, use_settings)
+    http_server.answers = [(200, {"messages": [{"id": "wamid.update"}]})]
+    message_id = queue(
+        channel="whatsapp",
+        to="6281234567890",
+        template="reconsent",
+        params={"effective_date": "2026-08-17", "purposes": [{"name": "Buletin", "changes": []}]},
+    )
+    assert delivery.deliver(db, message_id) == "sent"
+    template = http_server.requests[0].json()["template"]
+    assert template["name"] == "privasi_policy_update" and template["language"] == {"code": "id"}
+    assert template["components"] == [
+        {
+            "type": "body",
+            "parameters": [
+                {"type": "text", "text": "Kopi-Contoh"},
+                {"type": "text", "text": "17 Agustus 2026"},
+            ],
+        }
+    ]

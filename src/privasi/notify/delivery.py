@@ -165,6 +165,7 @@ def send(db: Database, out: Outgoing) -> str:
             api_base=settings.whatsapp_api_base,
             template_name=wa.name if wa else None,
             parameters=parameters,
+            copy_code_button=bool(wa and wa.copy_code_button),
         )
     return transports.send_webhook(out)
 

@@ -44,6 +44,7 @@ class RenderedMessage:
 class WhatsAppTemplate:
     name: str
     parameters: list[str]
+    copy_code_button: bool = False  # authentication templates: the code goes to the button too
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,13 @@ def catalogue() -> dict[str, MessageTemplate]:
             required=list(spec.get("required", [])),
             optional=list(spec.get("optional", [])),
             bodies={lang: dict(spec[lang]) for lang in LANGS},
-            whatsapp_template=WhatsAppTemplate(wa["name"], list(wa["parameters"])) if wa else None,
+            whatsapp_template=(
+                WhatsAppTemplate(
+                    wa["name"], list(wa["parameters"]), bool(wa.get("copy_code_button"))
+                )
+                if wa
+                else None
+            ),
         )
     return out
 

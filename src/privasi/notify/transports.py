@@ -157,7 +157,11 @@ def _smtp_send(msg: EmailMessage, parts: Any, mail_from: str, to: str) -> None:
 
 
 def whatsapp_body(
-    out: Outgoing, template_name: str | None, parameters: list[str]
+    out: Outgoing,
+    template_name: str | None,
+    parameters: list[str],
+    *,
+    copy_code_button: bool = False,
 ) -> dict[str, Any]:
     """A template message when one is registered for this kind (works outside the 24-hour
     window the Cloud API allows for free text), else a text message (replies such as STOP)."""
@@ -167,16 +171,24 @@ def whatsapp_body(
         "to": out.to,
     }
     if template_name:
+        components: list[dict[str, Any]] = [
+            {"type": "body", "parameters": [{"type": "text", "text": v} for v in parameters]}
+        ]
+        if copy_code_button and parameters:
+            # Authentication templates carry the code in their copy-code button as well.
+            components.append(
+                {
+                    "type": "button",
+                    "sub_type": "url",
+                    "index": "0",
+                    "parameters": [{"type": "text", "text": parameters[0]}],
+                }
+            )
         body["type"] = "template"
         body["template"] = {
             "name": template_name,
             "language": {"code": out.lang},
-            "components": [
-                {
-                    "type": "body",
-                    "parameters": [{"type": "text", "text": value} for value in parameters],
-                }
-            ],
+            "components": components,
         }
     else:
         body["type"] = "text"
@@ -185,7 +197,12 @@ def whatsapp_body(
 
 
 def send_whatsapp(
-    out: Outgoing, *, api_base: str, template_name: str | None, parameters: list[str]
+    out: Outgoing,
+    *,
+    api_base: str,
+    template_name: str | None,
+    parameters: list[str],
+    copy_code_button: bool = False,
 ) -> str:
     token = out.credentials.get("whatsapp_access_token")
     phone_id = out.credentials.get("whatsapp_phone_number_id")
@@ -197,7 +214,7 @@ def send_whatsapp(
     try:
         response = httpx.post(
             url,
-            json=whatsapp_body(out, template_name, parameters),
+            json=whatsapp_body(out, template_name, parameters, copy_code_button=copy_code_button),
             headers={"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT},
             timeout=HTTP_TIMEOUT,
         )
