@@ -186,3 +186,27 @@ def test_a_crashed_worker_is_taken_over_when_its_lease_ends(db, org, queue, sett
     with db.session(system=True) as s:
         row = s.get(OutboxMessage, message_id)
         assert row.status == "sent" and row.attempts == 2
+
+
+def test_a_message_whose_job_was_lost_is_picked_up_again(db, org, queue, settings):
+    from sqlalchemy import delete
+
+    message_id = queue(to="budi@pelanggan.example")
+    with db.session(system=True) as s:
+        # As if the job had failed under a worker that did not know the outbox.
+        s.execute(delete(Job).where(Job.dedupe_key == f"outbox:{message_id}:0"))
+        s.get(OutboxMessage, message_id).next_attempt_at = utcnow() - timedelta(minutes=5)
+    worker.tick(db)
+    assert status_of(db, org.id, message_id).status == "sent"
+    assert len(list(mailbox.Maildir(settings.data_dir / "mail", create=False))) == 1
+
+
+def test_content_of_long_failed_messages_is_dropped(db, org, queue):
+    message_id = queue(channel="whatsapp", to="6281234567890")
+    assert delivery.deliver(db, message_id) == "failed"
+    with db.session(system=True) as s:
+        s.get(OutboxMessage, message_id).finished_at = utcnow() - timedelta(days=31)
+    with db.session(system=True) as s:
+        delivery.rearm(s)
+    message = status_of(db, org.id, message_id)
+    assert message.status == "failed" and message.payload is None
