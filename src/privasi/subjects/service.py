@@ -402,17 +402,28 @@ def is_minor(session: PrivasiSession, subject: Subject, policy: Policy) -> bool:
 def minors_among(session: PrivasiSession, subject_ids: list[str], policy: Policy) -> set[str]:
     """Which of these subjects are minors today, without opening their keys when the stored
     fact was computed for the policy's minimum age."""
+    return known_and_minors(session, subject_ids, policy)[1]
+
+
+def known_and_minors(
+    session: PrivasiSession, subject_ids: list[str], policy: Policy
+) -> tuple[set[str], set[str]]:
+    """Which of these ids are subjects of the organisation, and which of those are minors."""
     today = utcnow().date()
     minimum = policy.minors.minimum_age
+    known: set[str] = set()
     minors: set[str] = set()
     stale: list[str] = []
-    for chunk in _chunks(subject_ids):
+    for chunk in _chunks(subject_ids, 5000):
         rows = session.execute(
-            select(Subject.id, Subject.minor_until, Subject.minor_age).where(
-                Subject.id.in_(chunk), Subject.age_enc.is_not(None)
-            )
-        ).all()
-        for sid, until, age in rows:
+            select(
+                Subject.id, Subject.age_enc.is_not(None), Subject.minor_until, Subject.minor_age
+            ).where(Subject.id.in_(chunk))
+        )
+        for sid, aged, until, age in rows:
+            known.add(sid)
+            if not aged:
+                continue
             if age != minimum:
                 stale.append(sid)
             elif until is not None and until > today:
@@ -420,11 +431,11 @@ def minors_among(session: PrivasiSession, subject_ids: list[str], policy: Policy
     for sid in stale:
         if is_minor(session, get_subject(session, sid), policy):
             minors.add(sid)
-    return minors
+    return known, minors
 
 
 def _chunks(items: list[str], size: int = 900) -> Iterable[list[str]]:
-    # SQLite allows at most 999 bound parameters in older builds.
+    # Bounded statements; SQLite >= 3.32 and PostgreSQL both take far more parameters than this.
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
