@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from privasi.audit.models import AuditEvent
 from privasi.consent import service as consent
 from privasi.consent import verification
+from privasi.consent.channels import housekeeping
 from privasi.consent.channels.models import VerificationChallenge
 from privasi.db import utcnow
 from privasi.notify import service as notify
@@ -268,3 +269,29 @@ def test_the_page_is_bilingual(client: Any, agency: Any) -> None:
     assert "E-mail address or phone number" in english.text
     assert english.headers["cache-control"] == "no-store"
     assert client.get("/privacy/no-such-org/consent").status_code == 404
+
+
+def test_a_phone_number_gets_its_code_on_whatsapp(client: Any, db: Any, agency: Any) -> None:
+    with db.session(agency.id) as s:
+        subjects.find_or_create(s, system_principal(agency.id), {"phone": "+6281234567890"})
+    page = ask_code(client, agency, "0812-3456-7890")
+    assert page.status_code == 200
+    with db.session(agency.id) as s:
+        [message] = s.scalars(select(OutboxMessage)).all()
+        assert (message.channel, message.template) == ("whatsapp", "verification_code")
+        assert notify.open_payload(vault_for(s), message)["to"] == "6281234567890"
+
+
+def test_the_worker_removes_old_challenges(db: Any, agency: Any) -> None:
+    with db.session(agency.id) as s:
+        old = verification.issue(s, purpose="consent_center", subject_id=None, channel="email")
+        fresh = verification.issue(s, purpose="consent_center", subject_id=None, channel="email")
+        s.execute(
+            update(VerificationChallenge)
+            .where(VerificationChallenge.id == old.challenge_id)
+            .values(created_at=utcnow() - timedelta(days=2))
+        )
+    with db.session(system=True) as system:
+        assert housekeeping.purge(system) == 1
+    with db.session(agency.id) as s:
+        assert [c.id for c in s.scalars(select(VerificationChallenge))] == [fresh.challenge_id]

@@ -184,18 +184,23 @@ def _link_page(
         shown = t("consent_channels.unsubscribe.confirm_title", lang, **context)
         if context["consequences"]:
             shown += "\n" + str(context["consequences"])
-        done = links.unsubscribe(
-            session,
-            orgs.system_principal(org_id, "unsubscribe-link"),
-            link,
-            lang=lang,
-            shown_text=shown,
-            method="one-click",
-            source="list-unsubscribe" if one_click else "unsubscribe-page",
-            user_agent=(request.headers.get("user-agent") or "")[:300] or None,
-            client_addr=truncated_client(request),
-            center_url=f"{settings.public_url}/privacy/{slug}/consent",
-        )
+        try:
+            with session.begin_nested():
+                done = links.unsubscribe(
+                    session,
+                    orgs.system_principal(org_id, "unsubscribe-link"),
+                    link,
+                    lang=lang,
+                    shown_text=shown,
+                    method="one-click",
+                    source="list-unsubscribe" if one_click else "unsubscribe-page",
+                    user_agent=(request.headers.get("user-agent") or "")[:300] or None,
+                    client_addr=truncated_client(request),
+                    center_url=f"{settings.public_url}/privacy/{slug}/consent",
+                )
+        except PrivasiError:
+            # The subject was erased or the purpose left the policy since the link was made.
+            return _unsubscribe_page(request, slug, "invalid", {}, 404)
     return _unsubscribe_page(request, slug, "done" if done.changed else "already", context, 200)
 
 

@@ -33,11 +33,11 @@ from sqlalchemy.exc import IntegrityError
 
 from privasi.consent import service as consent
 from privasi.consent.channels.models import WhatsAppDelivery
+from privasi.consent.purposes import policy_in_effect
 from privasi.db import PrivasiSession
 from privasi.errors import PrivasiError
 from privasi.notify import service as notify
 from privasi.orgs.service import Principal
-from privasi.policy import service as policies
 from privasi.policy.schema import Policy, Purpose
 from privasi.policy.vocab import Channel, LegalBasis, PurposeKind
 from privasi.subjects import service as subjects
@@ -121,8 +121,7 @@ class Handler:
     def __init__(self, session: PrivasiSession, principal: Principal) -> None:
         self.session = session
         self.principal = principal
-        self.policy = policies.current_policy(session)
-        self.version = policies.require_current(session).number
+        self.policy, self.version = policy_in_effect(session)
         self.outcome = Outcome()
 
     # --- entry point ---------------------------------------------------------------------------
