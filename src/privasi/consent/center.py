@@ -317,8 +317,8 @@ def _verify(request: Request, slug: str, form: dict[str, Any]) -> Response:
         # a rollback would hand out free guesses.
         try:
             challenge = verification.verify(session, challenge_id, code, purpose=PURPOSE)
-            assert challenge.subject_id is not None
-            visitor = Visitor(org.id, challenge.subject_id, challenge.channel)
+            if challenge.subject_id is not None:  # always so: verify never matches without one
+                visitor = Visitor(org.id, challenge.subject_id, challenge.channel)
         except PrivasiError as exc:
             error = exc
     context: dict[str, Any] = {"org_name": org.name, "challenge": challenge_id}
