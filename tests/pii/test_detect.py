@@ -54,6 +54,14 @@ def test_kk_and_npwp_context_retype_sixteen_digits(detector: Detector) -> None:
     assert [t for t, _ in spans(detector, text)] == ["ID_NIK", "ID_KK", "ID_NPWP"]
 
 
+def test_nik_groupings_and_unknown_province(detector: Detector) -> None:
+    assert spans(detector, "NIK 3171 0117 0845 0001 ya") == [("ID_NIK", "3171 0117 0845 0001")]
+    assert spans(detector, "NIK: 317101-170845-0001") == [("ID_NIK", "317101-170845-0001")]
+    # province 41 does not exist (yet): reported only when the context says NIK
+    assert spans(detector, "nomor 4111011708450001") == []
+    assert spans(detector, "NIK 4111011708450001") == [("ID_NIK", "4111011708450001")]
+
+
 def test_invalid_nik_date_is_not_flagged(detector: Detector) -> None:
     # day 35 and month 14 cannot be a birth date, so this is a serial number
     assert spans(detector, "kode produk 3171013514900001") == []
@@ -120,6 +128,7 @@ def test_secrets(detector: Detector) -> None:
 def test_url_only_with_personal_parameters(detector: Detector) -> None:
     personal = "https://toko.example/track?email=budi%40contoh.id&order=1"
     assert spans(detector, f"cek {personal} ya") == [("URL", personal)]
+    assert spans(detector, f"(lihat {personal}).") == [("URL", personal)]
     assert spans(detector, "cek https://toko.example/produk/123 ya") == []
 
 

@@ -121,7 +121,7 @@ def nik_score(number: str) -> float | None:
         return None
     if month == 2 and day == 29 and int(number[10:12]) % 4:
         return None
-    return 0.7 if number[:2] in _PROVINCES else 0.5
+    return 0.7 if number[:2] in _PROVINCES else 0.4
 
 
 @register("nik")
@@ -388,6 +388,10 @@ _PERSONAL_PARAMS = frozenset(
 
 @register("personal_url")
 def validate_url(value: str) -> Result:
+    # sentence punctuation after a URL is not part of it ("see https://x/?a=b.")
+    core = value.rstrip(".,;:!?)]}'\"")
+    trim = len(value) - len(core)
+    value = core
     try:
         parts = urlsplit(value)
     except ValueError:
@@ -397,7 +401,7 @@ def validate_url(value: str) -> Result:
     for key, val in parse_qsl(parts.query, keep_blank_values=False):
         k = key.lower()
         if k in _PERSONAL_PARAMS or "@" in val or (len(digits(val)) >= 9 and val[:1] in "+06"):
-            return True
+            return Verdict(trim_end=trim)
     return False
 
 
