@@ -111,6 +111,8 @@ def test_person_without_honorific(detector: Detector) -> None:
     assert spans(detector, "Terima kasih Pak Ahmad Fauzi") == [("PERSON", "Ahmad Fauzi")]
     assert spans(detector, "Hi, my name is Sarah Johnson") == [("PERSON", "Sarah Johnson")]
     assert spans(detector, "Regards,\nTom Baker") == [("PERSON", "Tom Baker")]
+    assert spans(detector, "ok makasih infonya, thanks, Budi") == [("PERSON", "Budi")]
+    assert spans(detector, "Thanks, Kak!") == []
     assert spans(detector, "halo kak, saya mau tanya") == []
     # "nama saya" takes a lower-case name even outside the gazetteer; "saya" alone does not
     assert spans(detector, "namaku ocha kak") == [("PERSON", "ocha")]
