@@ -172,3 +172,37 @@ def test_touched_purposes_follow_recipients_and_retention():
         "data dibagikan kepada penerima baru atau lebih banyak data dibagikan",
         "data disimpan lebih lama",
     ]
+
+
+def test_effective_dates_are_days_where_the_organisation_is(db, make_org, proof):
+    """Whatever the hour, one of two far-apart zones has a date other than UTC's: the change
+    must take effect on the organisation's own calendar day, not on UTC's."""
+    from datetime import UTC, datetime
+
+    from tests.consent.conftest import publish_policy
+
+    ahead = datetime.now(UTC).hour >= 10  # UTC+14 is already on tomorrow's date
+    zone = "Pacific/Kiritimati" if ahead else "Etc/GMT+12"  # UTC-12: still on yesterday's
+    doc = yaml.safe_load(POLICY.read_text())
+    doc["organisation"]["time_zone"] = zone
+    org = make_org("toko-contoh")
+    principal = orgs.system_principal(org.id, "test")
+    with db.session(org.id) as s:
+        # The zone first, so the first version's "today" is the organisation's own.
+        orgs.update_org(s, orgs.get_org(s, org.id), name=None, time_zone=zone, by=principal)
+    publish_policy(db, org.id, yaml.safe_dump(doc, sort_keys=False))
+    with db.session(org.id) as s:
+        person = subjects.find_or_create(s, principal, {"email": "sari@contoh.example"})
+        consent.grant(s, principal, person, "newsletter", proof())
+        sari = person.id
+    local_today = _today(db, org.id)
+    doc["purposes"][3]["categories"] = ["contact", "orders"]  # newsletter uses more data
+    # Ahead: effective today there (tomorrow in UTC). Behind: effective tomorrow there (today in
+    # UTC), so not yet in effect for the organisation.
+    effective = local_today if ahead else local_today + timedelta(days=1)
+    _publish(db, org.id, yaml.safe_dump(doc, sort_keys=False), effective)
+    worker.tick(db)
+    with db.session(org.id) as s:
+        [decision] = consent.check(s, [sari], "newsletter")
+        expected = (False, "expired") if ahead else (True, "consent")
+        assert (decision.allowed, decision.reason) == expected, zone
