@@ -100,6 +100,12 @@ def test_the_script_is_small_bilingual_and_built_from_the_policy(client: Any, si
     )
     assert with_gpc["gpc"] is True
     assert "Sec-GPC" in response.headers["vary"]
+    # Revalidated each time: unchanged, the browser keeps its copy; a new policy reaches it at once.
+    again = client.get(
+        f"/consent/{site.slug}/banner.js", headers={"If-None-Match": response.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert again.content == b""
 
 
 def test_no_banner_for_an_unknown_organisation(client: Any) -> None:

@@ -54,15 +54,19 @@ def _require_browser() -> None:
     pytest.skip(f"browser test skipped: {reason}")
 
 
-@pytest.fixture
-def privasi_url(settings: Any, db: Any, make_org: Any) -> Iterator[str]:
-    org = make_org(SLUG)
+def publish(db: Any, org_id: str, day: int = 1, advertising: bool = False) -> None:
     doc = yaml.safe_load((EXAMPLES / "digimetalab.yaml").read_text(encoding="utf-8"))
     doc["organisation"]["slug"] = SLUG
-    doc["effective_date"] = "2026-01-01"
-    policies.load_and_publish(
-        db, org.id, system_principal(org.id), yaml.safe_dump(doc, allow_unicode=True), "t.yaml"
-    )
+    doc["effective_date"] = f"2026-01-{day:02d}"
+    if advertising:
+        doc["cookies"].append({"category": "advertising"})
+    source = yaml.safe_dump(doc, allow_unicode=True)
+    policies.load_and_publish(db, org_id, system_principal(org_id), source, "t.yaml")
+
+
+@pytest.fixture
+def privasi_url(settings: Any, db: Any, make_org: Any) -> Iterator[str]:
+    publish(db, make_org(SLUG).id)
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, db=db), host="127.0.0.1", port=0, log_level="warning")
     )
@@ -197,6 +201,14 @@ def test_banner_keeps_analytics_off_until_accepted_and_honours_gpc(
             page.reload()
             page.wait_for_function("window.analyticsRuns === 1")
             expect(page.get_by_role("dialog")).to_be_hidden()
+
+            # --- a new kind of cookie in the policy: the banner asks again, nothing runs first
+            publish(db, org_id=_org_id(db), day=2, advertising=True)
+            page.reload()
+            expect(page.get_by_role("dialog")).to_be_visible()
+            expect(page.get_by_role("dialog")).to_contain_text("Cookie iklan")
+            assert page.evaluate("window.privasi.consent.analytics") is False
+            assert page.evaluate("window.analyticsRuns") is None
             assert not errors, errors
             context.close()
 

@@ -331,8 +331,9 @@ def test_marketing_stop_and_resume_preferences(client: Any, db: Any, shop: Any) 
     assert outbox(db, shop) == []  # WhatsApp itself confirmed the switch to the person
 
 
+@pytest.mark.parametrize("new_key", ["wa_id", "new_wa_id"])  # current and older API versions
 def test_a_changed_number_keeps_the_person_and_their_opt_out(
-    client: Any, db: Any, shop: Any
+    client: Any, db: Any, shop: Any, new_key: str
 ) -> None:
     subject_id = subscriber(db, shop)
     post(client, shop, messages(text_message("STOP", "wamid.s1")))
@@ -343,7 +344,7 @@ def test_a_changed_number_keeps_the_person_and_their_opt_out(
         "type": "system",
         "system": {
             "body": "Rina changed from one number to another",
-            "new_wa_id": NEW_NUMBER,
+            new_key: NEW_NUMBER,
             "type": "user_changed_number",
         },
     }

@@ -8,6 +8,7 @@ consent under the organisation named in the path only.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from fastapi import APIRouter, Request
@@ -67,16 +68,19 @@ def banner_js(org_slug: str, request: Request) -> Response:
     script = banner.script(
         banner.config(policy, org_slug=org_slug, base_url=_base_url(request), gpc=gpc)
     )
-    return Response(
-        script,
-        media_type=JS,
-        headers={
-            "Cache-Control": "public, max-age=300",
-            "Vary": "Sec-GPC",
-            "X-Content-Type-Options": "nosniff",
-            "Cross-Origin-Resource-Policy": "cross-origin",
-        },
-    )
+    # Revalidated on every page view (a 304 when unchanged), so a new policy version reaches
+    # visitors at once: the banner must ask again as soon as the cookie categories change.
+    etag = '"' + hashlib.sha256(script.encode()).hexdigest()[:24] + '"'
+    headers = {
+        "Cache-Control": "public, no-cache",
+        "ETag": etag,
+        "Vary": "Sec-GPC",
+        "X-Content-Type-Options": "nosniff",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(script, media_type=JS, headers=headers)
 
 
 @router.options("/consent/{org_slug}/choice")
