@@ -295,3 +295,19 @@ def test_the_worker_removes_old_challenges(db: Any, agency: Any) -> None:
         assert housekeeping.purge(system) == 1
     with db.session(agency.id) as s:
         assert [c.id for c in s.scalars(select(VerificationChallenge))] == [fresh.challenge_id]
+
+
+def test_a_minor_cannot_give_consent_here(client: Any, db: Any, agency: Any) -> None:
+    with db.session(agency.id) as s:
+        subjects.set_age(
+            s,
+            system_principal(agency.id),
+            subjects.get_subject(s, agency.subject_id),
+            declared_age=15,
+        )
+    sign_in(client, db, agency)
+    listing = client.get(base(agency))
+    refused = client.post(f"{base(agency)}/grant/analytics", data={"csrf_token": csrf(listing)})
+    assert "orang tua atau wali" in refused.text
+    with db.session(agency.id) as s:
+        assert consent.check(s, [agency.subject_id], "analytics")[0].reason == "no_consent"
