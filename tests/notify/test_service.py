@@ -170,3 +170,30 @@ def test_html_part_escapes_parameters():
     )
     assert "&lt;b&gt;Kopi&lt;/b&gt; &amp; Co" in rendered.html
     assert "<b>Kopi</b>" not in rendered.html
+
+
+def test_dates_may_be_passed_as_they_are_and_unknown_subjects_are_refused(db, org, queue, settings):
+    import mailbox
+    from datetime import UTC, datetime
+
+    from privasi.errors import NotFound
+
+    message_id = queue(
+        to="budi@pelanggan.example",
+        template="consent_withdrawn",
+        params={"purpose_name": "Buletin", "when": datetime(2026, 8, 17, 3, 0, tzinfo=UTC)},
+    )
+    assert delivery.deliver(db, message_id) == "sent"
+    [mail] = list(mailbox.Maildir(settings.data_dir / "mail", create=False))
+    text = mail.get_payload()[0].get_payload(decode=True).decode()
+    # Shown in the organisation's time zone (Asia/Jakarta, UTC+7).
+    assert "pada 17 Agustus 2026 pukul 10.00 WIB" in text
+    with pytest.raises(NotFound), db.session(org.id) as s:
+        notify.enqueue(
+            s,
+            channel="email",
+            template="unsubscribed",
+            lang="id",
+            params={"purpose_name": "Buletin"},
+            subject_id="00000000-0000-0000-0000-000000000000",
+        )

@@ -11,7 +11,7 @@ import json
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -123,6 +123,17 @@ def open_payload(vault: Vault, message: OutboxMessage) -> dict[str, Any]:
     return value
 
 
+def _plain(value: Any) -> Any:
+    """Dates and times as ISO text, so callers may pass them as they have them."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _check_to(channel: str, to: str | None, subject_id: str | None) -> str | None:
     if to is None:
         if channel == "webhook":
@@ -182,8 +193,12 @@ def enqueue(
         if existing is not None:
             return existing
     to = _check_to(channel, to, subject_id)
+    if subject_id is not None:
+        from privasi.subjects import service as subjects
+
+        subjects.get_subject(session, subject_id)  # NotFound for an id of nobody here
     org = orgs.get_org(session, org_id)
-    full = {"org_name": org.name, "time_zone": org.time_zone, **params}
+    full = {"org_name": org.name, "time_zone": org.time_zone, **_plain(params)}
     try:
         encoded = json.dumps(full, ensure_ascii=False)
     except (TypeError, ValueError):
