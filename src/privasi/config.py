@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(
         10, ge=1, le=50, description="delivery attempts of an outgoing message before it fails"
     )
+    meta_signed_request_max_age_seconds: int = Field(
+        3600,
+        ge=60,
+        le=86400,
+        description="oldest issued_at accepted in Meta's data-deletion signed_request (seconds)",
+    )
 
     @field_validator("log_level")
     @classmethod
