@@ -232,11 +232,10 @@ class Detector:
             return None
         if rec.context_re is not None:
             window = lower[max(0, start - spec.context_window) : start]
-            nearest = None
-            for nearest in rec.context_re.finditer(window):  # noqa: B007
-                pass
-            if nearest is not None:
-                implied = rec.word_entity[nearest.group(0)]
+            words = rec.context_re.findall(window)
+            if words:
+                # the nearest word decides: "NIK 3171..., KK 3171..." reads each number right
+                implied = rec.word_entity[words[-1]]
                 if implied is None:
                     return None
                 has_context = True

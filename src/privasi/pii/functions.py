@@ -84,10 +84,6 @@ _EN_START = re.compile(
     r"(?<![\w])\d{1,5}[A-Za-z]?\s+(?=(?:[A-Z][a-z]+\s){1,3}(?:Street|St|Avenue|Ave|Road|Rd|"
     r"Lane|Ln|Boulevard|Blvd|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Crescent)\b)"
 )
-_EN_WORDS = (
-    "street", " st", "avenue", "ave", "road", " rd", "lane", " ln", "boulevard", "blvd",
-    "drive", " dr", " way", "court", " ct", "place", " pl", "terrace", "crescent",
-)  # fmt: skip
 
 
 def _street_starts(text: str) -> list[tuple[int, int, bool]]:
@@ -106,7 +102,7 @@ def _street_starts(text: str) -> list[tuple[int, int, bool]]:
             found.append((m.start(), m.end(), False))
         elif nxt.islower() and marker in _LENIENT_MARKERS:
             found.append((m.start(), m.end(), True))
-    if _DIGIT.search(text) is not None and any(w in lower for w in _EN_WORDS):
+    if _DIGIT.search(text) is not None:
         found.extend((m.start(), m.end(), False) for m in _EN_START.finditer(text))
     found.sort()
     return found
