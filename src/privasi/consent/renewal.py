@@ -19,7 +19,7 @@ from privasi.audit import service as audit
 from privasi.consent import service as consent
 from privasi.consent.models import ConsentState
 from privasi.db import PrivasiSession
-from privasi.orgs.service import Principal
+from privasi.orgs.service import Principal, system_principal
 from privasi.policy.diff import PolicyDiff
 from privasi.policy.models import PolicyVersion
 from privasi.policy.schema import Policy
@@ -123,10 +123,11 @@ def touched_purposes(diff: PolicyDiff, new: Policy) -> Touched:
 
 def mark_needs_renewal(
     session: PrivasiSession,
-    principal: Principal,
     subject_id: str,
     purpose: str,
     version: PolicyVersion,
+    *,
+    principal: Principal | None = None,
 ) -> bool:
     """From the version's effective date, the subject's standing grant for ``purpose`` no longer
     covers the terms. False when there is no grant given under an older version (nothing to do,
@@ -145,7 +146,7 @@ def mark_needs_renewal(
     if marked:
         audit.record(
             session,
-            principal,
+            principal or system_principal(session.require_org(), "material-change"),
             "consent.renewal_required",
             subject_id=subject_id,
             purpose=purpose,

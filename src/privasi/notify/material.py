@@ -117,7 +117,9 @@ def notify_material_change(db: Database, org_id: str, version_id: str) -> dict[s
             for subject_id in ids[start : start + BATCH]:
                 purposes = people[subject_id]
                 for purpose in purposes:
-                    if renewal.mark_needs_renewal(session, principal, subject_id, purpose, version):
+                    if renewal.mark_needs_renewal(
+                        session, subject_id, purpose, version, principal=principal
+                    ):
                         counts["marked"] += 1
                 channel = _channel(session, subject_id)
                 if channel is None:
