@@ -206,3 +206,27 @@ def test_effective_dates_are_days_where_the_organisation_is(db, make_org, proof)
         [decision] = consent.check(s, [sari], "newsletter")
         expected = (False, "expired") if ahead else (True, "consent")
         assert (decision.allowed, decision.reason) == expected, zone
+
+
+def test_a_childs_guardian_is_asked_again(db, toko, principal, proof, settings):
+    with db.session(toko.id) as s:
+        child = subjects.find_or_create(
+            s, principal, {"email": "anak@contoh.example"}, declared_age=12
+        )
+        parent = subjects.find_or_create(
+            s, principal, {"email": "ibu@contoh.example"}, declared_age=40
+        )
+        subjects.link_guardian(s, principal, child, parent, "parent")
+        consent.grant(s, principal, child, "newsletter", proof(guardian_id=parent.id))
+        child_id, parent_id = child.id, parent.id
+    effective = _today(db, toko.id) + timedelta(days=14)
+    _publish(db, toko.id, _changed(categories=["contact", "orders"]), effective)
+
+    worker.tick(db)
+
+    [mail] = list(mailbox.Maildir(settings.data_dir / "mail", create=False))
+    assert mail["To"] == "ibu@contoh.example"
+    with db.session(toko.id) as s:
+        [message] = notify.list_messages(s, template="reconsent").items
+        assert message.subject_id == parent_id
+        assert s.get(ConsentState, (child_id, "newsletter")).renew_from == effective

@@ -3,8 +3,8 @@
 Publishing a version with material changes queues the job ``notify.material_change``. It finds
 the consent-based purposes the change touches, marks every standing grant for them as needing
 renewal from the new version's effective date, and queues one message per person (their e-mail,
-else WhatsApp) asking them to consent again, in the language they consented in. Running it again
-marks nothing twice and sends nothing twice.
+else WhatsApp; for a child, to the guardian who consented) asking them to consent again, in the
+language they consented in. Running it again marks nothing twice and sends nothing twice.
 """
 
 from __future__ import annotations
@@ -67,6 +67,14 @@ def _language(session: PrivasiSession, subject_id: str, purposes: list[str], def
     return default
 
 
+def _addressee(session: PrivasiSession, subject_id: str, purposes: list[str]) -> str:
+    """Who is asked: the guardian who gave a child's consent, else the person themselves."""
+    for state in consent.current_states(session, subject_id):
+        if state.purpose in purposes and state.guardian_id:
+            return state.guardian_id
+    return subject_id
+
+
 def _channel(session: PrivasiSession, subject_id: str) -> str | None:
     subject = subjects.get_subject(session, subject_id)
     for channel in ("email", "whatsapp"):
@@ -121,7 +129,8 @@ def notify_material_change(db: Database, org_id: str, version_id: str) -> dict[s
                         session, subject_id, purpose, version, principal=principal
                     ):
                         counts["marked"] += 1
-                channel = _channel(session, subject_id)
+                addressee = _addressee(session, subject_id, purposes)
+                channel = _channel(session, addressee)
                 if channel is None:
                     counts["unreachable"] += 1
                     continue
@@ -131,7 +140,7 @@ def notify_material_change(db: Database, org_id: str, version_id: str) -> dict[s
                     channel=channel,
                     template="reconsent",
                     lang=lang,
-                    subject_id=subject_id,
+                    subject_id=addressee,
                     params={
                         "effective_date": effective.isoformat(),
                         "purposes": _names(new, {p: touched[p] for p in purposes}, lang),
