@@ -1,0 +1,226 @@
+"""Signed download links for access and portability exports, and the requester's status URL.
+
+A download link carries ids and an expiry only (never an address or a name) and an HMAC-SHA256 under a
+random key the organisation keeps in its secrets store (``rights_link_key``), so it cannot be
+edited into another request's or another organisation's link, and deleting that secret revokes
+every link at once. The export is built when it is downloaded, from what privasi holds then: no
+copy of the data waits on disk, and once the subject is erased the link finds nothing (404).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from privasi.audit import service as audit
+from privasi.db import Database, PrivasiSession, utcnow
+from privasi.errors import NotFound, ValidationFailed
+from privasi.orgs.service import Principal, system_principal
+from privasi.vault import service as vault
+from privasi.web.common import db_of, settings_of
+from privasi.web.render import HtmlRoute
+
+LINK_KEY = "rights_link_key"
+DOWNLOAD_TTL = timedelta(days=7)
+MAX_TTL = timedelta(days=30)
+DOWNLOADABLE = frozenset({"access", "portability"})
+
+router = APIRouter(include_in_schema=False, route_class=HtmlRoute)
+
+
+class LinkInvalid(NotFound):
+    type = "rights-link-invalid"
+    title = "This link is not valid or has expired"
+
+
+@dataclass(frozen=True)
+class Link:
+    kind: str  # what the link opens: "download"
+    org_id: str
+    request_id: str
+    expires_at: datetime
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _key(session: PrivasiSession, *, create: bool) -> bytes | None:
+    org_id = session.require_org()
+    if vault.has_secret(session, LINK_KEY):
+        return _unb64(vault.get_secret(session, LINK_KEY))
+    if not create:
+        return None
+    vault.set_secret(
+        session, system_principal(org_id, "rights-links"), LINK_KEY, _b64(secrets.token_bytes(32))
+    )
+    return _unb64(vault.get_secret(session, LINK_KEY))
+
+
+def _mac(key: bytes, kind: str, body: str) -> str:
+    return _b64(hmac.new(key, f"rights-{kind}\x00{body}".encode(), hashlib.sha256).digest()[:24])
+
+
+def make_token(session: PrivasiSession, kind: str, request_id: str, expires_at: datetime) -> str:
+    org_id = session.require_org()
+    key = _key(session, create=True)
+    assert key is not None
+    data = {"o": org_id, "r": request_id, "e": int(expires_at.timestamp())}
+    body = _b64(json.dumps(data, separators=(",", ":")).encode())
+    return f"{body}.{_mac(key, kind, body)}"
+
+
+def token_org(token: str) -> str:
+    """The organisation a token claims, read before its MAC can be checked with that org's key."""
+    body = token.partition(".")[0]
+    try:
+        org_id = json.loads(_unb64(body))["o"]
+    except (ValueError, KeyError, TypeError):
+        raise LinkInvalid() from None
+    if not isinstance(org_id, str) or not 0 < len(org_id) <= 36:
+        raise LinkInvalid()
+    return org_id
+
+
+def read_token(session: PrivasiSession, kind: str, token: str, now: datetime | None = None) -> Link:
+    """The link a token stands for; ``LinkInvalid`` when forged, altered, foreign or expired."""
+    body, _, mac = token.partition(".")
+    key = _key(session, create=False)
+    if not body or not mac or key is None or not hmac.compare_digest(_mac(key, kind, body), mac):
+        raise LinkInvalid()
+    try:
+        data = json.loads(_unb64(body))
+        org_id, request_id, expires = str(data["o"]), str(data["r"]), int(data["e"])
+    except (ValueError, KeyError, TypeError):
+        raise LinkInvalid() from None
+    if org_id != session.require_org():
+        raise LinkInvalid()
+    now = now or utcnow()
+    expires_at = datetime.fromtimestamp(expires, tz=now.tzinfo)
+    if now >= expires_at:
+        raise LinkInvalid()
+    return Link(kind, org_id, request_id, expires_at)
+
+
+def _public_url(session: PrivasiSession) -> str:
+    # The vault is built from the deployment's settings by the app, the CLI and the worker alike,
+    # so it is how a service without a request at hand learns the public base URL.
+    settings = getattr(vault.vault_for(session), "_settings", None)
+    base = getattr(settings, "public_url", None)
+    return str(base).rstrip("/") if base else ""
+
+
+def download_link(
+    session: PrivasiSession,
+    request: Any,
+    ttl: timedelta = DOWNLOAD_TTL,
+    *,
+    base_url: str | None = None,
+) -> str:
+    """A signed URL that serves the request's export as a ZIP until ``ttl`` has passed."""
+    if request.type not in DOWNLOADABLE:
+        raise ValidationFailed("only access and portability requests have a download")
+    if request.subject_id is None:
+        raise ValidationFailed("the request is not matched to a data subject yet")
+    if not timedelta(minutes=5) <= ttl <= MAX_TTL:
+        raise ValidationFailed("a download link lives between 5 minutes and 30 days", field="ttl")
+    expires_at = (utcnow() + ttl).replace(microsecond=0)
+    token = make_token(session, "download", request.id, expires_at)
+    base = _public_url(session) if base_url is None else base_url.rstrip("/")
+    return f"{base}/downloads/{token}"
+
+
+def status_url(
+    session: PrivasiSession, org_slug: str, request: Any, *, base_url: str | None = None
+) -> str:
+    """Where the requester follows the request; no login needed, the secret link is the key."""
+    from privasi.rights import service as rights
+
+    base = _public_url(session) if base_url is None else base_url.rstrip("/")
+    return f"{base}/privacy/{org_slug}/request/{rights.status_token(session, request)}"
+
+
+def export_for_download(db: Database, token: str, client_addr: str | None) -> tuple[bytes, str]:
+    """The ZIP a download token stands for and its file name; each download is audited."""
+    from privasi.rights import export
+    from privasi.rights import service as rights
+
+    org_id = token_org(token)
+    with db.session(system=True) as system:
+        from privasi.orgs import service as orgs
+
+        try:
+            orgs.get_org(system, org_id)
+        except NotFound:
+            raise LinkInvalid() from None
+    with db.session(org_id) as session:
+        link = read_token(session, "download", token)
+        try:
+            request = rights.get_request(session, link.request_id)
+        except NotFound:
+            raise LinkInvalid() from None
+        subject_id = request.subject_id
+        if (
+            request.type not in DOWNLOADABLE
+            or subject_id is None
+            or vault.vault_for(session).is_shredded(org_id, subject_id)
+        ):
+            raise LinkInvalid()
+        data = export.build_export(session, request, request.lang or "id")
+        principal = Principal(
+            org_id, "subject", subject_id, frozenset(), org_id, client_addr=client_addr
+        )
+        audit.record(
+            session,
+            principal,
+            "export.downloaded",
+            subject_id=subject_id,
+            purpose="rights_request",
+            details={"request_id": request.id, "bytes": len(data)},
+        )
+        return data, f"{export.file_stem(request)}.zip"
+
+
+@router.get("/downloads/{token}")
+async def download(token: str, request: Request) -> Response:
+    from privasi.http.deps import truncated_client
+    from privasi.web.render import render
+
+    db = db_of(request)
+    settings_of(request)  # the app's settings must be there; fails loudly in a broken mount
+    try:
+        data, name = await run_in_threadpool(
+            export_for_download, db, token[:600], truncated_client(request)
+        )
+    except LinkInvalid:
+        context = {
+            "org_slug": "",
+            "title_key": "rights_export.gone.title",
+            "body_key": "rights_export.gone.body",
+        }
+        response = render(request, "rights/message.html", context, status_code=404)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
