@@ -76,3 +76,11 @@ def test_reading_needs_consent_read(client, make_org, org, queue):
     limited = make_org("kopi-baca", scopes=["consent.read"])
     r = client.post(f"/api/v1/outbox/{message_id}/retry", headers=limited.headers)
     assert r.status_code == 403
+
+
+def test_identifiers_are_refused_in_the_url(client, org):
+    r = client.get(
+        "/api/v1/outbox", params={"subject_id": "budi@pelanggan.example"}, headers=org.headers
+    )
+    assert r.status_code == 422
+    assert "budi" not in r.json()["detail"]

@@ -7,6 +7,8 @@ from typing import Literal
 from fastapi import APIRouter, Query
 
 from privasi.audit import service as audit
+from privasi.audit.chain import looks_personal
+from privasi.errors import ValidationFailed
 from privasi.http.deps import Ctx, ctx_for
 from privasi.notify import schemas
 from privasi.notify import service as notify
@@ -28,6 +30,9 @@ def list_messages(
     ctx: Ctx = ctx_for("consent.read"),
 ) -> object:
     """Outgoing messages, newest first, with their delivery state."""
+    if subject_id is not None and looks_personal(subject_id):
+        # Ids only in URLs: access logs keep them.
+        raise ValidationFailed("subject_id must be a subject's id", field="subject_id")
     page = notify.list_messages(
         ctx.session,
         subject_id=subject_id,
