@@ -98,7 +98,7 @@ def _reply_to(session: PrivasiSession) -> str | None:
 
     try:
         contacts = policies.current_policy(session).organisation.contacts
-    except (NotFound, PrivasiError):
+    except PrivasiError:  # no version in effect yet: no Reply-To
         return None
     return contacts.privacy_email or contacts.support_email
 
