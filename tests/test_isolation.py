@@ -194,6 +194,62 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/outbox/{message_id}"): Case("resource", "outbox_message"),
     ("POST", "/api/v1/outbox/{message_id}/retry"): Case("resource", "outbox_message"),
     ("POST", "/api/v1/outbox/{message_id}/cancel"): Case("resource", "outbox_message"),
+    ("POST", "/api/v1/requests"): Case(
+        "own", body={"type": "access", "identifiers": {"email": "nobody@b.example"}}
+    ),
+    ("GET", "/api/v1/requests"): Case("list"),
+    ("POST", "/api/v1/requests/suppression-check"): Case(
+        "own", body={"kind": "email", "value": "hidden-subject@a.example"}
+    ),
+    ("GET", "/api/v1/requests/{request_id}"): Case("resource", "rights_request"),
+    ("GET", "/api/v1/requests/{request_id}/evidence"): Case("resource", "rights_request"),
+    ("POST", "/api/v1/requests/{request_id}/verification/code"): Case("resource", "rights_request", body={}),
+    ("POST", "/api/v1/requests/{request_id}/verification/code/check"): Case(
+        "resource", "rights_request", body={"code": "123456"}
+    ),
+    ("POST", "/api/v1/requests/{request_id}/verification/token"): Case(
+        "resource", "rights_request", body={"token": "e30.c2ln"}
+    ),
+    ("POST", "/api/v1/requests/{request_id}/verification/staff"): Case(
+        "resource", "rights_request", body={"note": "KTP checked"}
+    ),
+    ("POST", "/api/v1/requests/{request_id}/match"): Case(
+        "resource", "rights_request", body={"subject_id": "00000000-0000-0000-0000-000000000000"}
+    ),
+    ("POST", "/api/v1/requests/{request_id}/assign"): Case("resource", "rights_request", body={}),
+    ("POST", "/api/v1/requests/{request_id}/await-requester"): Case(
+        "resource", "rights_request", body={"note": "send proof"}
+    ),
+    ("POST", "/api/v1/requests/{request_id}/resume"): Case("resource", "rights_request"),
+    ("GET", "/api/v1/requests/{request_id}/diff"): Case("resource", "rights_request"),
+    ("POST", "/api/v1/requests/{request_id}/approve"): Case("resource", "rights_request"),
+    ("POST", "/api/v1/requests/{request_id}/deny"): Case(
+        "resource", "rights_request", body={"ground": "identity_not_verified", "note": "x"}
+    ),
+    ("POST", "/api/v1/requests/{request_id}/cancel"): Case("resource", "rights_request", body={"note": "x"}),
+    ("POST", "/api/v1/requests/{request_id}/tasks/{task_id}/complete"): Case(
+        "resource", "rights_request", body={}
+    ),
+    ("POST", "/api/v1/requests/{request_id}/complete"): Case("resource", "rights_request"),
+    ("POST", "/integrations/meta/{org_slug}/data-deletion"): Case(
+        "public", notes="Meta's signed_request under the org's app secret; nothing read before the check"
+    ),
+    ("DELETE", "/api/v1/subjects/{subject_id}/social-logins/{provider}"): Case(
+        "resource", "subject"
+    ),
+    ("GET", "/privacy/{org_slug}/request"): Case("public", notes="the empty request form"),
+    ("POST", "/privacy/{org_slug}/request"): Case(
+        "public", notes="sends a code; the same answer whether or not the address is on record"
+    ),
+    ("POST", "/privacy/{org_slug}/request/verify"): Case(
+        "public", notes="a code of this organisation's challenge; the form sealed to that challenge"
+    ),
+    ("GET", "/privacy/{org_slug}/request/{token}"): Case(
+        "public", notes="the request's secret status token; number, type, status and dates only"
+    ),
+    ("GET", "/downloads/{token}"): Case(
+        "public", notes="HMAC under the org's own link key, bound to one request, expiring"
+    ),
 }
 
 
@@ -289,6 +345,18 @@ def world(db, settings, make_org, app):
             dedupe_key="a-secret-dedupe",
         )
     markers += [a_message.id, "a-secret-dedupe", "909090"]
+    from privasi.rights import service as rights
+
+    with db.session(a.id) as s:
+        a_request = rights.submit(
+            s,
+            orgs.system_principal(a.id),
+            type="rectification",
+            channel="api",
+            subject_id=a_subject.id,
+            details={"changes": {"email": "hidden-new@a.example"}},
+        )
+    markers += [a_request.id, "hidden-new@a.example"]
     ids = {
         "staff": staff.id,
         "api_key": key.key_id,
@@ -298,6 +366,7 @@ def world(db, settings, make_org, app):
         "subject": a_subject.id,
         "consent_event": a_event.id,
         "outbox_message": a_message.id,
+        "rights_request": a_request.id,
     }
     return {
         "a": a,

@@ -41,6 +41,7 @@ ROUTERS = [
     "privasi.notify.api",
     "privasi.consent.banner.api",
     "privasi.consent.center",
+    "privasi.rights.api",
 ]
 
 

@@ -34,6 +34,7 @@ SUBCOMMANDS = [
     ("privasi.audit.cli", "app", "audit"),
     ("privasi.consent.cli", "app", "consent"),
     ("privasi.notify.cli", "app", "outbox"),
+    ("privasi.rights.cli", "app", "requests"),
 ]
 for module_name, attribute, command in SUBCOMMANDS:
     try:

@@ -95,6 +95,13 @@ class Settings(BaseSettings):
         le=86400,
         description="oldest issued_at accepted in Meta's data-deletion signed_request (seconds)",
     )
+    rights_erasure_cancel_hours: float = Field(
+        0,
+        ge=0,
+        le=720,
+        description="hours after verification during which an erasure can still be cancelled, "
+        "before anything irreversible runs",
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -8,6 +8,7 @@ from privasi.jobs import models as jobs_models
 from privasi.notify import models as notify_models
 from privasi.orgs import models as orgs_models
 from privasi.policy import models as policy_models
+from privasi.rights import models as rights_models
 from privasi.subjects import models as subjects_models
 from privasi.vault import models as vault_models
 
@@ -20,6 +21,7 @@ __all__ = [
     "notify_models",
     "orgs_models",
     "policy_models",
+    "rights_models",
     "subjects_models",
     "vault_models",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:51:32.564654
+Create Date: 2026-11-22 00:03:38.861142
 """
 
 from __future__ import annotations
@@ -323,6 +323,101 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_policy_versions_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "rights_counters",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("last", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.String(length=36), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_rights_counters_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rights_counters")),
+        sa.UniqueConstraint("org_id", name="uq_rights_counters_org"),
+    )
+    with op.batch_alter_table("rights_counters", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rights_counters_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "rights_requests",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("type", sa.String(length=40), nullable=False),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("subject_id", sa.String(length=36), nullable=True),
+        sa.Column("channel", sa.String(length=24), nullable=False),
+        sa.Column("requester_kind", sa.String(length=16), nullable=False),
+        sa.Column("requester_note", sa.Text(), nullable=True),
+        sa.Column("received_at", privasi.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", privasi.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deadline_basis", sa.String(length=40), nullable=False),
+        sa.Column("verified_at", privasi.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("verification_method", sa.String(length=32), nullable=True),
+        sa.Column("verification_note", sa.Text(), nullable=True),
+        sa.Column("challenge_id", sa.String(length=36), nullable=True),
+        sa.Column("approved_at", privasi.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("waiting_since", privasi.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("waiting_seconds", sa.Integer(), nullable=False),
+        sa.Column("reminded_50_at", privasi.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reminded_90_at", privasi.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("overdue_at", privasi.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("not_before", privasi.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", privasi.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sa.JSON(), nullable=False),
+        sa.Column("denial_ground", sa.String(length=40), nullable=True),
+        sa.Column("denial_note", sa.Text(), nullable=True),
+        sa.Column("assigned_to", sa.String(length=36), nullable=True),
+        sa.Column("details_enc", sa.Text(), nullable=True),
+        sa.Column("details_key", sa.String(length=8), nullable=True),
+        sa.Column("status_token_hash", sa.String(length=64), nullable=False),
+        sa.Column("status_token_enc", sa.Text(), nullable=False),
+        sa.Column("lang", sa.String(length=2), nullable=False),
+        sa.Column("created_at", privasi.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", privasi.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.String(length=36), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_rights_requests_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rights_requests")),
+        sa.UniqueConstraint("org_id", "number", name="uq_rights_requests_org_number"),
+    )
+    with op.batch_alter_table("rights_requests", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rights_requests_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(
+            "ix_rights_requests_org_status_due", ["org_id", "status", "due_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_rights_requests_status_token_hash"), ["status_token_hash"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_rights_requests_subject_id"), ["subject_id"], unique=False
+        )
+
+    op.create_table(
+        "rights_suppressions",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("blind_index", sa.String(length=64), nullable=False),
+        sa.Column("request_id", sa.String(length=36), nullable=True),
+        sa.Column("created_at", privasi.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.String(length=36), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_rights_suppressions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rights_suppressions")),
+        sa.UniqueConstraint("org_id", "kind", "blind_index", name="uq_rights_suppressions_key"),
+    )
+    with op.batch_alter_table("rights_suppressions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rights_suppressions_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "staff_users",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
@@ -567,6 +662,43 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "rights_tasks",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("request_id", sa.String(length=36), nullable=False),
+        sa.Column("system_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("due_at", privasi.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("completed_by", sa.String(length=100), nullable=True),
+        sa.Column("completed_at", privasi.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", privasi.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.String(length=36), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_rights_tasks_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["rights_requests.id"],
+            name=op.f("fk_rights_tasks_request_id_rights_requests"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rights_tasks")),
+        sa.UniqueConstraint("request_id", "system_id", "action", name="uq_rights_tasks_step"),
+    )
+    with op.batch_alter_table("rights_tasks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rights_tasks_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_rights_tasks_request_id"), ["request_id"], unique=False
+        )
+
+    op.create_table(
         "staff_sessions",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=False),
@@ -642,6 +774,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_sessions_org_id"))
 
     op.drop_table("staff_sessions")
+    with op.batch_alter_table("rights_tasks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rights_tasks_request_id"))
+        batch_op.drop_index(batch_op.f("ix_rights_tasks_org_id"))
+
+    op.drop_table("rights_tasks")
     with op.batch_alter_table("guardian_links", schema=None) as batch_op:
         batch_op.drop_index("uq_guardian_links_pair")
         batch_op.drop_index(batch_op.f("ix_guardian_links_org_id"))
@@ -683,6 +820,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_users_org_id"))
 
     op.drop_table("staff_users")
+    with op.batch_alter_table("rights_suppressions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rights_suppressions_org_id"))
+
+    op.drop_table("rights_suppressions")
+    with op.batch_alter_table("rights_requests", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rights_requests_subject_id"))
+        batch_op.drop_index(batch_op.f("ix_rights_requests_status_token_hash"))
+        batch_op.drop_index("ix_rights_requests_org_status_due")
+        batch_op.drop_index(batch_op.f("ix_rights_requests_org_id"))
+
+    op.drop_table("rights_requests")
+    with op.batch_alter_table("rights_counters", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rights_counters_org_id"))
+
+    op.drop_table("rights_counters")
     with op.batch_alter_table("policy_versions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_policy_versions_org_id"))
 

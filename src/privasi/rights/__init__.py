@@ -1,0 +1,1 @@
+"""Data subject rights requests: intake, identity, deadlines, execution plan, evidence."""

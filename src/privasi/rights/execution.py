@@ -1,0 +1,353 @@
+"""The execution plan: one task per system of the policy's data map, run idempotently.
+
+privasi's own store is acted on here; every other system gets a task that staff complete (a
+checklist item with its own due time) until an executor for its kind is registered in
+``EXECUTORS`` (the connectors add ``sql`` and ``http``). A task records each finished step in
+its ``result`` in the same transaction as the step itself, so a process that stops half-way
+resumes where it stopped and does nothing twice (``rights.execute`` jobs retry it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from privasi.db import Database, PrivasiSession, utcnow
+from privasi.errors import InvalidTransition, NotFound, ValidationFailed
+from privasi.jobs import service as jobs
+from privasi.jobs.models import Job
+from privasi.orgs.service import Principal, system_principal
+from privasi.policy import service as policies
+from privasi.policy.schema import Policy
+from privasi.rights import actions
+from privasi.rights import service as rights
+from privasi.rights.models import OPEN_STATUSES, RequestTask, RightsRequest
+from privasi.subjects import service as subjects
+
+log = logging.getLogger("privasi.rights")
+EXECUTE_KIND = "rights.execute"
+PRIVASI_SYSTEM = "privasi"
+# What privasi does in its own store per request type, and what staff do in other systems.
+ACTIONS = {
+    "access": "access",
+    "portability": "access",
+    "rectification": "rectify",
+    "erasure": "erase",
+    "restriction": "restrict",
+    "objection": "object",
+    "withdraw_consent": "withdraw_consent",
+    "automated_decision_objection": "object",
+}
+# Manual tasks are due before the request, leaving time to answer: this share of the clock.
+MANUAL_SHARE = 2 / 3
+
+Executor = Callable[[PrivasiSession, RightsRequest, RequestTask], None]
+EXECUTORS: dict[str, Executor] = {}
+
+
+def executor(kind: str) -> Callable[[Executor], Executor]:
+    """Register automatic execution for tasks of a system kind (``sql``, ``http``)."""
+
+    def register(fn: Executor) -> Executor:
+        EXECUTORS[kind] = fn
+        return fn
+
+    return register
+
+
+def _privasi_system(policy: Policy) -> str:
+    return next((s.id for s in policy.systems if s.kind.value == "privasi"), PRIVASI_SYSTEM)
+
+
+def _reason(rule: Any) -> dict[str, str] | None:
+    text = rule.reason or rule.description
+    return text.model_dump() if text is not None else None
+
+
+def kept_for(policy: Policy, categories: list[str]) -> list[dict[str, Any]]:
+    """Data an erasure must keep: categories under a retention rule with a legal-obligation or
+    legal-hold exception, with the rule's reason and how long it is kept."""
+    kept: dict[str, dict[str, Any]] = {}
+    for category in categories:
+        for rule in policy.retention_for(category=category):
+            if not rule.exceptions:
+                continue
+            entry = kept.setdefault(
+                rule.id,
+                {
+                    "rule": rule.id,
+                    "categories": [],
+                    "grounds": sorted(e.value for e in rule.exceptions),
+                    "reason": _reason(rule),
+                    "period": rule.period.iso(),
+                    "start": rule.start.value,
+                },
+            )
+            if category not in entry["categories"]:
+                entry["categories"].append(category)
+    return list(kept.values())
+
+
+def plan(session: PrivasiSession, request: RightsRequest) -> list[RequestTask]:
+    """The tasks of a request (made once; later calls return the same tasks)."""
+    existing = rights.tasks_of(session, request)
+    if existing:
+        return existing
+    policy = policies.current_policy(session)
+    action = ACTIONS[request.type]
+    manual_due = request.received_at + (request.due_at - request.received_at) * MANUAL_SHARE
+    tasks = [
+        RequestTask(
+            request_id=request.id,
+            system_id=_privasi_system(policy),
+            kind="privasi",
+            action=action,
+            due_at=request.due_at,
+            result={},
+        )
+    ]
+    if request.type == "rectification":
+        tasks.append(
+            RequestTask(
+                request_id=request.id,
+                system_id="recipients",
+                kind="privasi",
+                action="notify_recipients",
+                due_at=request.due_at,
+                result={},
+            )
+        )
+    for system in policy.systems:
+        if system.kind.value == "privasi":
+            continue
+        categories = system.all_categories()
+        result: dict[str, Any] = {"categories": categories, "name": system.name}
+        if system.instructions is not None:
+            result["instructions"] = system.instructions.model_dump()
+        if request.type == "erasure":
+            result["keep"] = kept_for(policy, categories)
+        tasks.append(
+            RequestTask(
+                request_id=request.id,
+                system_id=system.id,
+                kind=system.kind.value,
+                action=action,
+                due_at=manual_due,
+                result=result,
+            )
+        )
+    session.add_all(tasks)
+    session.flush()
+    rights.audit_step(
+        session,
+        system_principal(request.org_id, "rights"),
+        request,
+        "request.planned",
+        systems=[t.system_id for t in tasks],
+    )
+    return rights.tasks_of(session, request)
+
+
+def _cancel_window(session: PrivasiSession) -> timedelta:
+    from privasi.vault.service import vault_for
+
+    settings = getattr(vault_for(session), "_settings", None)
+    hours = getattr(settings, "rights_erasure_cancel_hours", 0) or 0
+    return timedelta(hours=float(hours))
+
+
+def schedule(session: PrivasiSession, request: RightsRequest) -> Job | None:
+    """Queue ``rights.execute``; an erasure waits out the cancellation window first."""
+    if request.type == "rectification" and request.approved_at is None:
+        return None
+    now = utcnow()
+    if request.type == "erasure" and request.not_before is None:
+        window = _cancel_window(session)
+        if window:
+            request.not_before = now + window
+            session.flush()
+    due = max(now, request.not_before or now)
+    stage = "approved" if request.approved_at else "verified"
+    return jobs.enqueue(
+        session,
+        EXECUTE_KIND,
+        {"request_id": request.id},
+        org_id=request.org_id,
+        due_at=due,
+        dedupe_key=f"{EXECUTE_KIND}:{request.id}:{stage}",
+    )
+
+
+def ready(request: RightsRequest, now: datetime) -> bool:
+    if request.status not in OPEN_STATUSES or request.verified_at is None:
+        return False
+    if request.type == "rectification" and request.approved_at is None:
+        return False
+    return request.not_before is None or now >= request.not_before
+
+
+def run_tasks(db: Database, request_id: str) -> dict[str, str]:
+    """Run every automatic task of the request that is not finished; idempotent and resumable.
+    Returns the status of each task by system id. Raises when a task failed, so the job retries."""
+    with db.session(system=True) as system:
+        org_id = system.scalar(select(RightsRequest.org_id).where(RightsRequest.id == request_id))
+    if org_id is None:
+        raise NotFound("rights request not found")
+    with db.session(org_id) as session:
+        request = rights.get_request(session, request_id)
+        if not ready(request, utcnow()):
+            return {t.system_id: t.status for t in rights.tasks_of(session, request)}
+        plan(session, request)
+        todo = [
+            t.id
+            for t in rights.tasks_of(session, request)
+            if t.status in ("pending", "running", "failed")
+            and (t.kind == "privasi" or t.kind in EXECUTORS)
+        ]
+    failed: list[str] = []
+    for task_id in todo:
+        if not _run_one(db, org_id, request_id, task_id):
+            failed.append(task_id)
+    with db.session(org_id) as session:
+        request = rights.get_request(session, request_id)
+        tasks = rights.tasks_of(session, request)
+        if (
+            request.status in OPEN_STATUSES
+            and tasks
+            and all(t.status in ("done", "skipped") for t in tasks)
+        ):
+            rights.complete(session, system_principal(org_id, "rights"), request)
+        statuses = {t.system_id: t.status for t in tasks}
+    if failed:
+        raise RuntimeError(f"{len(failed)} rights task(s) failed; they will be retried")
+    return statuses
+
+
+def _run_one(db: Database, org_id: str, request_id: str, task_id: str) -> bool:
+    with db.session(org_id) as session:
+        task = session.get(RequestTask, task_id)
+        if task is None or task.status in ("done", "skipped"):
+            return True
+        task.status = "running"
+        task.attempts += 1
+    try:
+        with db.session(org_id) as session:
+            task = session.get(RequestTask, task_id)
+            request = rights.get_request(session, request_id)
+            assert task is not None
+            run = PRIVASI_ACTIONS[task.action] if task.kind == "privasi" else EXECUTORS[task.kind]
+            run(session, request, task)
+            task.status = "done"
+            task.completed_at = utcnow()
+            task.completed_by = "privasi"
+            rights.audit_step(
+                session,
+                system_principal(org_id, "rights"),
+                request,
+                "request.task_done",
+                system=task.system_id,
+                task_action=task.action,
+            )
+        return True
+    except Exception as exc:
+        log.warning(
+            "rights task failed",
+            extra={"request_id": request_id, "task_id": task_id, "error": type(exc).__name__},
+        )
+        with db.session(org_id) as session:
+            task = session.get(RequestTask, task_id)
+            if task is not None and task.status != "done":
+                task.status = "failed"
+                task.result = {**(task.result or {}), "error": type(exc).__name__}
+        return False
+
+
+def complete_task(
+    session: PrivasiSession,
+    principal: Principal,
+    request: RightsRequest,
+    task_id: str,
+    *,
+    status: str = "done",
+    note: str | None = None,
+    kept: list[dict[str, Any]] | None = None,
+) -> RequestTask:
+    """Staff tick off a checklist task (done, or skipped with a note saying why)."""
+    if status not in ("done", "skipped"):
+        raise ValidationFailed("status is done or skipped", field="status")
+    if status == "skipped" and not (note or "").strip():
+        raise ValidationFailed("say why the task is skipped", field="note")
+    if request.status not in OPEN_STATUSES:
+        raise InvalidTransition(f"the request is {request.status}")
+    if request.verified_at is None:
+        raise InvalidTransition("verify the requester's identity first")
+    task = session.get(RequestTask, task_id)
+    if task is None or task.request_id != request.id:
+        raise NotFound("task not found")
+    if task.kind == "privasi" or task.kind in EXECUTORS:
+        raise InvalidTransition("this task runs automatically; it cannot be ticked off by hand")
+    if task.status in ("done", "skipped"):
+        return task
+    task.status = status
+    task.note = (note or "")[:2000] or None
+    task.completed_at = utcnow()
+    task.completed_by = principal.actor[:100]
+    if kept is not None:
+        task.result = {**(task.result or {}), "kept": kept}
+    elif request.type == "erasure" and (task.result or {}).get("keep"):
+        task.result = {**(task.result or {}), "kept": task.result["keep"]}
+    session.flush()
+    rights.audit_step(
+        session,
+        principal,
+        request,
+        "request.task_done" if status == "done" else "request.task_skipped",
+        system=task.system_id,
+        task_action=task.action,
+    )
+    tasks = rights.tasks_of(session, request)
+    if all(t.status in ("done", "skipped") for t in tasks):
+        rights.complete(session, principal, request)
+    return task
+
+
+def diff(session: PrivasiSession, request: RightsRequest) -> list[dict[str, Any]]:
+    """A rectification's changes beside the values privasi holds now, for staff to review."""
+    if request.type != "rectification":
+        raise InvalidTransition("only a rectification has changes to review")
+    changes = rights.details_of(session, request).get("changes", {})
+    held: dict[str, list[str]] = {}
+    if request.subject_id is not None:
+        held = subjects.identifiers(session, subjects.get_subject(session, request.subject_id))
+    policy = policies.current_policy(session)
+    others = [s.id for s in policy.systems if s.kind.value != "privasi"]
+    return [
+        {
+            "field": field,
+            "current": held.get(field),
+            "requested": value,
+            "applied_in_privasi": field in actions.RECTIFIABLE,
+            "other_systems": others,
+        }
+        for field, value in sorted(changes.items())
+    ]
+
+
+PRIVASI_ACTIONS: dict[str, Executor] = {
+    "access": actions.run_access,
+    "erase": actions.run_erase,
+    "rectify": actions.run_rectify,
+    "notify_recipients": actions.run_notify_recipients,
+    "restrict": actions.run_restrict,
+    "object": actions.run_object,
+    "withdraw_consent": actions.run_withdraw,
+}
+
+
+@jobs.handler(EXECUTE_KIND)
+def _execute(db: Database, job: Job) -> dict[str, Any]:
+    return run_tasks(db, job.payload["request_id"])
