@@ -42,6 +42,9 @@ ROUTERS = [
     "privasi.consent.banner.api",
     "privasi.consent.center",
     "privasi.rights.api",
+    "privasi.rights.meta",
+    "privasi.rights.center",
+    "privasi.rights.downloads",
 ]
 
 

@@ -219,6 +219,7 @@ def unlink_social_login(
     """
     from privasi.subjects.models import SubjectIdentifier
 
+    subject = subjects.get_subject(session, subject_id)
     kinds = tuple(k for k in PROVIDERS.get(provider, ()) if k in IDENTIFIER_KINDS)
     if not kinds:
         supported = sorted(p for p, ks in PROVIDERS.items() if set(ks) & set(IDENTIFIER_KINDS))
@@ -226,7 +227,6 @@ def unlink_social_login(
             f"unknown social login '{provider}'; use one of {', '.join(supported)}",
             field="provider",
         )
-    subject = subjects.get_subject(session, subject_id)
     result = session.execute(
         delete(SubjectIdentifier).where(
             SubjectIdentifier.subject_id == subject.id, SubjectIdentifier.kind.in_(kinds)
