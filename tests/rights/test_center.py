@@ -200,9 +200,7 @@ def test_a_guardian_is_recorded_but_left_for_staff_to_verify(
     assert request.verified_at is None and request.status == "received"
 
 
-def test_sealed_form_cannot_be_moved_to_another_challenge(
-    client: Any, db: Any, shop: Any
-) -> None:
+def test_sealed_form_cannot_be_moved_to_another_challenge(client: Any, db: Any, shop: Any) -> None:
     first = send_form(client, shop, type="erasure")
     second = send_form(client, shop, type="access")
     codes = sent_codes(db, shop)
