@@ -247,6 +247,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/privacy/{org_slug}/request/{token}"): Case(
         "public", notes="the request's secret status token; number, type, status and dates only"
     ),
+    ("POST", "/api/v1/requests/{request_id}/download-link"): Case(
+        "resource", "rights_request", body={}
+    ),
     ("GET", "/downloads/{token}"): Case(
         "public", notes="HMAC under the org's own link key, bound to one request, expiring"
     ),

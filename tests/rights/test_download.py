@@ -156,3 +156,53 @@ def test_only_access_and_portability_requests_have_a_download(db: Any, world: An
         )
         with pytest.raises(ValidationFailed):
             downloads.download_link(s, erasure)
+
+
+def test_staff_email_a_fresh_link_to_the_address_on_record(
+    client: Any, db: Any, world: Any
+) -> None:
+    from privasi.notify import service as notify
+    from privasi.notify.models import OutboxMessage
+
+    answer = client.post(
+        f"/api/v1/requests/{world.request_id}/download-link",
+        json={"ttl_days": 3},
+        headers=world.headers,
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["sent"] is True
+    with db.session(world.id) as s:
+        [message] = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "rights_export_ready")
+        ).all()
+        assert (message.channel, message.subject_id, message.lang) == (
+            "email",
+            world.subject_id,
+            "en",
+        )
+        params = notify.open_payload(vault_for(s), message)["params"]
+        assert params["url"] == body["url"] and params["number"] == "REQ-000001"
+        assert s.scalars(select(AuditEvent).where(AuditEvent.action == "export.sent")).one()
+    assert client.get(path_of(body["url"])).status_code == 200
+    too_long = client.post(
+        f"/api/v1/requests/{world.request_id}/download-link",
+        json={"ttl_days": 60},
+        headers=world.headers,
+    )
+    assert too_long.status_code == 422
+
+
+def test_no_link_before_identity_is_verified(client: Any, db: Any, world: Any) -> None:
+    with db.session(world.id) as s:
+        unverified = rights.submit(
+            s,
+            system_principal(world.id),
+            type="portability",
+            channel="api",
+            subject_id=world.subject_id,
+        )
+    answer = client.post(
+        f"/api/v1/requests/{unverified.id}/download-link", json={}, headers=world.headers
+    )
+    assert answer.status_code == 422

@@ -19,23 +19,25 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from privasi.audit import service as audit
 from privasi.db import Database, PrivasiSession, utcnow
 from privasi.errors import NotFound, ValidationFailed
+from privasi.http.deps import Ctx, ctx_for, truncated_client
 from privasi.orgs.service import Principal, system_principal
 from privasi.vault import service as vault
-from privasi.web.common import db_of, settings_of
-from privasi.web.render import HtmlRoute
+from privasi.web.common import db_of
+from privasi.web.render import apply_security_headers, render
 
 LINK_KEY = "rights_link_key"
 DOWNLOAD_TTL = timedelta(days=7)
 MAX_TTL = timedelta(days=30)
 DOWNLOADABLE = frozenset({"access", "portability"})
 
-router = APIRouter(include_in_schema=False, route_class=HtmlRoute)
+router = APIRouter()
 
 
 class LinkInvalid(NotFound):
@@ -154,6 +156,87 @@ def status_url(
     return f"{base}/privacy/{org_slug}/request/{rights.status_token(session, request)}"
 
 
+def send_download_link(
+    session: PrivasiSession,
+    principal: Principal,
+    request: Any,
+    ttl: timedelta = DOWNLOAD_TTL,
+    *,
+    base_url: str | None = None,
+) -> dict[str, Any]:
+    """A new download link, e-mailed to the subject's address on record through the outbox.
+
+    Called when an access or portability request is done; staff may call it again when a link
+    has expired. Without an e-mail address on record the link is returned for staff to hand over
+    another way, and ``sent`` says so.
+    """
+    from privasi.notify import service as notify
+    from privasi.rights import service as rights
+    from privasi.subjects import service as subjects
+
+    if request.status in ("denied", "cancelled"):
+        raise ValidationFailed(f"the request is {request.status}; there is nothing to deliver")
+    if request.verified_at is None:
+        raise ValidationFailed("the requester's identity is not verified yet")
+    url = download_link(session, request, ttl, base_url=base_url)
+    expires_at = read_token(session, "download", url.rsplit("/", 1)[1]).expires_at
+    subject = subjects.get_subject(session, request.subject_id)
+    sent = subjects.contact_for(session, subject, "email") is not None
+    if sent:
+        notify.enqueue(
+            session,
+            channel="email",
+            template="rights_export_ready",
+            lang=request.lang or "id",
+            params={
+                "number": rights.display_number(request),
+                "url": url,
+                "expires": expires_at.isoformat(),
+            },
+            subject_id=subject.id,
+        )
+    audit.record(
+        session,
+        principal,
+        "export.sent" if sent else "export.link_created",
+        subject_id=subject.id,
+        purpose="rights_request",
+        details={"request_id": request.id, "expires_at": int(expires_at.timestamp())},
+    )
+    return {"url": url, "expires_at": expires_at, "sent": sent}
+
+
+class LinkIn(BaseModel):
+    ttl_days: int = Field(7, ge=1, le=30, description="how long the link works")
+
+
+class LinkOut(BaseModel):
+    url: str
+    expires_at: datetime
+    sent: bool = Field(description="e-mailed to the subject's address on record")
+
+
+@router.post(
+    "/api/v1/requests/{request_id}/download-link",
+    response_model=LinkOut,
+    tags=["rights requests"],
+)
+def create_download_link(
+    request_id: str, body: LinkIn, ctx: Ctx = ctx_for("requests.manage")
+) -> Any:
+    """E-mail the subject a new signed link to the export of an access or portability request."""
+    from privasi.rights import service as rights
+
+    request = rights.get_request(ctx.session, request_id)
+    return send_download_link(
+        ctx.session,
+        ctx.principal,
+        request,
+        timedelta(days=body.ttl_days),
+        base_url=ctx.settings.public_url,
+    )
+
+
 def export_for_download(db: Database, token: str, client_addr: str | None) -> tuple[bytes, str]:
     """The ZIP a download token stands for and its file name; each download is audited."""
     from privasi.rights import export
@@ -195,13 +278,9 @@ def export_for_download(db: Database, token: str, client_addr: str | None) -> tu
         return data, f"{export.file_stem(request)}.zip"
 
 
-@router.get("/downloads/{token}")
+@router.get("/downloads/{token}", include_in_schema=False)
 async def download(token: str, request: Request) -> Response:
-    from privasi.http.deps import truncated_client
-    from privasi.web.render import render
-
     db = db_of(request)
-    settings_of(request)  # the app's settings must be there; fails loudly in a broken mount
     try:
         data, name = await run_in_threadpool(
             export_for_download, db, token[:600], truncated_client(request)
@@ -212,10 +291,10 @@ async def download(token: str, request: Request) -> Response:
             "title_key": "rights_export.gone.title",
             "body_key": "rights_export.gone.body",
         }
-        response = render(request, "rights/message.html", context, status_code=404)
-        response.headers["Cache-Control"] = "no-store"
-        return response
-    return Response(
+        gone = render(request, "rights/message.html", context, status_code=404)
+        gone.headers["Cache-Control"] = "no-store"
+        return gone
+    response = Response(
         data,
         media_type="application/zip",
         headers={
@@ -224,3 +303,4 @@ async def download(token: str, request: Request) -> Response:
             "Referrer-Policy": "no-referrer",
         },
     )
+    return apply_security_headers(response)
