@@ -242,7 +242,9 @@ def test_recipient_with_a_stored_contact_is_told_through_the_outbox(
     assert recipients["result"]["notified"] == ["kurir"]
     messages = [m for m in outbox(warung.id) if m.template == "rights_rectification_recipient"]
     assert len(messages) == 1 and messages[0].status == "sent"
-    mails = [m for m in mailbox.Maildir(settings.data_dir / "mail") if m["To"] == "dpo@kurir.example"]
+    mails = [
+        m for m in mailbox.Maildir(settings.data_dir / "mail") if m["To"] == "dpo@kurir.example"
+    ]
     assert len(mails) == 1
     text = mails[0].get_payload()[0].get_payload(decode=True).decode()
     assert "+6281234567002" in text and "REQ-000001" in text
@@ -287,7 +289,9 @@ def test_agent_cannot_deny_or_verify_by_hand(
         ("deny", {"ground": "identity_not_verified", "note": "x"}),
         ("verification/staff", {"note": "x"}),
     ):
-        response = client.post(f"/api/v1/requests/{created['id']}/{path}", json=body, headers=headers)
+        response = client.post(
+            f"/api/v1/requests/{created['id']}/{path}", json=body, headers=headers
+        )
         assert response.status_code == 403
 
 

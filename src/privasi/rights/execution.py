@@ -168,7 +168,7 @@ def schedule(session: PrivasiSession, request: RightsRequest) -> Job | None:
     if request.type == "erasure" and request.not_before is None:
         window = _cancel_window(session)
         if window:
-            request.not_before = now + window
+            request.not_before = (request.verified_at or now) + window
             session.flush()
     due = max(now, request.not_before or now)
     stage = "approved" if request.approved_at else "verified"

@@ -187,9 +187,7 @@ def evidence(session: PrivasiSession, request: RightsRequest) -> dict[str, Any]:
     events: list[Any] = []
     cursor: str | None = None
     while True:
-        page = audit.query(
-            session, subject_id=request.subject_id, limit=500, cursor=cursor
-        )
+        page = audit.query(session, subject_id=request.subject_id, limit=500, cursor=cursor)
         events.extend(
             e for e in page.items if (e.details or {}).get("rights_request_id") == request.id
         )
