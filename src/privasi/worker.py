@@ -30,6 +30,7 @@ log = logging.getLogger("privasi.worker")
 HANDLER_MODULES = [
     "privasi.audit.jobs",
     "privasi.rights.deadlines",
+    "privasi.rights.downloads",
     "privasi.rights.execution",
 ]
 

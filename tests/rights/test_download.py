@@ -10,7 +10,7 @@ import base64
 import io
 import json
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -206,3 +206,31 @@ def test_no_link_before_identity_is_verified(client: Any, db: Any, world: Any) -
         f"/api/v1/requests/{unverified.id}/download-link", json={}, headers=world.headers
     )
     assert answer.status_code == 422
+
+
+def test_the_worker_sends_the_link_once_an_access_request_is_done(db: Any, world: Any) -> None:
+    from privasi import worker
+    from privasi.notify.models import OutboxMessage
+    from privasi.rights import execution
+
+    principal = system_principal(world.id)
+    execution.run_tasks(db, world.request_id)
+    with db.session(world.id) as s:
+        request = rights.get_request(s, world.request_id)
+        for task in rights.tasks_of(s, request):
+            if task.status == "pending":
+                execution.complete_task(s, principal, request, task.id, note="searched")
+        assert request.status == "completed"
+    worker.tick(db)
+    worker.tick(db)
+    with db.session(world.id) as s:
+        messages = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "rights_export_ready")
+        ).all()
+        request = rights.get_request(s, world.request_id)
+    assert len(messages) == 1
+    assert messages[0].subject_id == world.subject_id
+    link_outcome = request.outcome["export_link"]
+    assert link_outcome["sent"] is True
+    expires = datetime.fromisoformat(link_outcome["expires_at"])
+    assert timedelta(days=6) < expires - utcnow() <= timedelta(days=7)

@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -27,10 +28,13 @@ from privasi.audit import service as audit
 from privasi.db import Database, PrivasiSession, utcnow
 from privasi.errors import NotFound, ValidationFailed
 from privasi.http.deps import Ctx, ctx_for, truncated_client
+from privasi.jobs import service as jobs
+from privasi.jobs.models import Job
 from privasi.orgs.service import Principal, system_principal
 from privasi.vault import service as vault
 from privasi.web.common import db_of
 from privasi.web.render import apply_security_headers, render
+from privasi.worker import reconciler
 
 LINK_KEY = "rights_link_key"
 DOWNLOAD_TTL = timedelta(days=7)
@@ -204,6 +208,67 @@ def send_download_link(
         details={"request_id": request.id, "expires_at": int(expires_at.timestamp())},
     )
     return {"url": url, "expires_at": expires_at, "sent": sent}
+
+
+# --- delivery when a request is done ------------------------------------------------------------
+
+SEND_KIND = "rights.send_export"
+# Completed requests looked at by each tick; older ones were handled when they completed.
+RECENT = timedelta(days=7)
+
+
+@reconciler("rights-export-links")
+def _find_completed(system: PrivasiSession) -> int:
+    """A job per access or portability request completed lately whose link is not yet sent."""
+    from privasi.rights.models import RightsRequest
+
+    rows = system.execute(
+        select(RightsRequest.id, RightsRequest.org_id).where(
+            RightsRequest.type.in_(sorted(DOWNLOADABLE)),
+            RightsRequest.status == "completed",
+            RightsRequest.subject_id.is_not(None),
+            RightsRequest.completed_at >= utcnow() - RECENT,
+        )
+    ).all()
+    keys = {f"{SEND_KIND}:{request_id}": (request_id, org_id) for request_id, org_id in rows}
+    known: set[str] = set()
+    names = sorted(keys)
+    for start in range(0, len(names), 500):
+        chunk = names[start : start + 500]
+        known.update(
+            k for k in system.scalars(select(Job.dedupe_key).where(Job.dedupe_key.in_(chunk))) if k
+        )
+    for key in names:
+        if key not in known:
+            request_id, org_id = keys[key]
+            jobs.enqueue(
+                system, SEND_KIND, {"request_id": request_id}, org_id=org_id, dedupe_key=key
+            )
+    return len(set(names) - known)
+
+
+@jobs.handler(SEND_KIND)
+def _send_export(db: Database, job: Job) -> dict[str, Any]:
+    from privasi.rights import service as rights
+
+    assert job.org_id is not None
+    with db.session(job.org_id) as session:
+        request = rights.get_request(session, str(job.payload["request_id"]))
+        outcome = dict(request.outcome or {})
+        if outcome.get("export_link") or request.subject_id is None:
+            return {"sent": 0}
+        if vault.vault_for(session).is_shredded(job.org_id, request.subject_id):
+            return {"sent": 0}
+        principal = system_principal(job.org_id, "rights-export")
+        sent = send_download_link(session, principal, request)
+        # The evidence record then says the copy was delivered, and until when the link worked.
+        outcome["export_link"] = {
+            "sent": sent["sent"],
+            "expires_at": sent["expires_at"].isoformat(),
+        }
+        request.outcome = outcome
+        session.flush()
+        return {"sent": int(sent["sent"])}
 
 
 class LinkIn(BaseModel):
