@@ -45,6 +45,15 @@ ENTITY_PRIORITY: dict[str, int] = {
 }
 
 
+def _contains_any(text: str, words: tuple[str, ...]) -> bool:
+    # a plain loop: about a third cheaper than any() over a generator, and it runs
+    # several times for every message
+    for w in words:  # noqa: SIM110
+        if w in text:
+            return True
+    return False
+
+
 def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
     """The "widest-then-score" rule: among overlapping findings keep the one covering
     more characters (hiding more never leaks more), then the higher score, then the
@@ -153,7 +162,7 @@ class Detector:
                 continue
             if (rec.needs_digit and not has_digit) or (rec.needs_long and not has_long):
                 continue
-            if rec.any_of and not any(w in lower for w in rec.any_of):
+            if rec.any_of and not _contains_any(lower, rec.any_of):
                 continue
             if rec.function is not None:
                 for s, e, sc in rec.function(text, rec.spec):
@@ -164,7 +173,7 @@ class Detector:
             if rec.trigger_re is not None:
                 for t in rec.trigger_re.finditer(lower):
                     cp = rec.trigger_patterns[t.lastgroup or ""]
-                    if cp.any_of and not any(w in lower for w in cp.any_of):
+                    if cp.any_of and not _contains_any(lower, cp.any_of):
                         continue
                     m = cp.regex.match(text, t.end())
                     if m is not None:
@@ -172,7 +181,7 @@ class Detector:
             for cp in rec.patterns:
                 if cp.trigger is not None:
                     continue
-                if cp.any_of and not any(w in lower for w in cp.any_of):
+                if cp.any_of and not _contains_any(lower, cp.any_of):
                     continue
                 for m in cp.regex.finditer(text):
                     self._emit(rec, cp, m, text, lower, add)
