@@ -25,8 +25,8 @@ _HAS_DIGIT = re.compile(r"\d")
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 _LONG_NUMBER = re.compile(r"\d(?:[ .\-]?\d){7}")
 
-# When two readings of one entity type share a span, the more specific type wins;
-# also the last tie-breaker of the overlap rule.
+# When two readings cover the same characters with the same score, the more specific
+# entity type wins: the last tie-breaker of the overlap rule.
 ENTITY_PRIORITY: dict[str, int] = {
     "SECRET": 100,
     "URL": 95,
@@ -187,10 +187,10 @@ class Detector:
                     self._emit(rec, cp, m, text, lower, add)
         if not found:
             return found
-        result = resolve_overlaps(found)
         if self.allow_list.values or self.allow_list.patterns:
-            result = [f for f in result if not self.allow_list.allows(text[f.start : f.end])]
-        return result
+            # before overlap resolution, so an allowed value cannot displace another finding
+            found = [f for f in found if not self.allow_list.allows(text[f.start : f.end])]
+        return resolve_overlaps(found)
 
     def _emit(
         self,
