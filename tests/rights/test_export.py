@@ -66,7 +66,7 @@ def world(db: Any, settings: Any, make_org: Any) -> Any:
             reader,
             "subject.read",
             subject_id=subject.id,
-            purpose="customer_support",
+            purpose="service_delivery",
             details={"fields": ["identifiers"]},
         )
         request = rights.submit(
@@ -116,11 +116,11 @@ def test_staff_reads_are_in_the_processing_record(db: Any, world: Any) -> None:
     reads = [e for e in trail if e["action"] == "subject.read"]
     assert len(reads) == 1
     assert reads[0]["by"] == "staf organisasi"
-    assert reads[0]["purpose"] == "customer_support"
+    assert reads[0]["purpose"] == "service_delivery"
     html = files["summary.html"].decode()
     assert "Rekam jejak pemrosesan" in html
     assert "Data pribadi Anda dibaca" in html
-    assert "customer_support" in html
+    assert "Penyediaan layanan" in html  # the purpose by its name in the policy
     # The staff member is a kind of actor to the person, never a name or an address.
     assert "Dewi" not in html and "dpo@agensi.example" not in html
     rows = list(csv.DictReader(io.StringIO(files["processing_record.csv"].decode("utf-8-sig"))))

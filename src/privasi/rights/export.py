@@ -74,6 +74,13 @@ def _category_names(policy: Policy | None, lang: str) -> dict[str, str]:
     return names
 
 
+def _purpose_names(policy: Policy | None, lang: str) -> dict[str, str]:
+    names = {"rights_request": t("rights_export.purpose.rights_request", lang)}
+    for purpose in policy.purposes if policy else []:
+        names[purpose.id] = purpose.name.get(lang)
+    return names
+
+
 def _system_names(policy: Policy | None) -> dict[str, str]:
     names = {PRIVASI_SYSTEM: "privasi"}
     for system in policy.systems if policy else []:
@@ -319,6 +326,7 @@ def export_data(session: PrivasiSession, request: Any, lang: str = "id") -> dict
         "categories": {
             c: categories[c] for c in sorted({r["category"] for r in records} | {*categories})
         },
+        "purposes": _purpose_names(policy, lang),
         "systems": systems,
         "records": records,
         "consents": _consents(session, subject.id),
@@ -372,6 +380,7 @@ def _summary(data: dict[str, Any], lang: str) -> str:
         "zone": data["organisation"]["time_zone"],
         "grouped": [(data["categories"].get(c, c), rows) for c, rows in sorted(grouped.items())],
         "system_names": names,
+        "purposes": data["purposes"],
         "trail": [{**e, "local": _local(e["time"], zone)} for e in data["processing_record"]],
         "consent_events": [
             {**e, "local": _local(e["occurred_at"], zone)} for e in data["consents"]["events"]
