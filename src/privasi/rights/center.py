@@ -38,7 +38,7 @@ from privasi.vault import service as vault
 from privasi.vault.normalise import email as normal_email
 from privasi.vault.normalise import phone as normal_phone
 from privasi.web.common import db_of, settings_of
-from privasi.web.i18n import request_language
+from privasi.web.i18n import request_language, t
 from privasi.web.render import PrivateHtmlRoute, redirect, render
 from privasi.web.sessions import cookie_secure, csrf_matches
 
@@ -61,6 +61,22 @@ FORM_TYPES = (
 REQUESTER_KINDS = ("subject", "guardian", "agent")
 MAX_TEXT = 2000
 MISSING = {"title_key": "privacy.missing.title", "body_key": "privacy.missing.body"}
+
+
+def labels(group: str, ids: tuple[str, ...], lang: str) -> dict[str, str]:
+    """Catalogue texts ``rights_center.<group>.<id>`` for each id, in ``lang``."""
+    return {i: t(f"rights_center.{group}.{i}", lang) for i in ids}
+
+
+STATUSES = (
+    "received",
+    "verifying",
+    "in_progress",
+    "awaiting_requester",
+    "completed",
+    "denied",
+    "cancelled",
+)
 
 
 def _base(slug: str) -> str:
@@ -90,14 +106,18 @@ def _page(
     request: Request, slug: str, template: str, context: dict[str, Any], *, status: int = 200
 ) -> Response:
     settings = settings_of(request)
+    lang, _ = request_language(request)
     nonce, fresh = _nonce(request)
+    names = labels("types", FORM_TYPES, lang)
+    helps = labels("help", FORM_TYPES, lang)
+    requesters = labels("requesters", REQUESTER_KINDS, lang)
     values: dict[str, Any] = {
         "org_slug": slug,
         "base": _base(slug),
         "error": "",
         "error_params": {},
-        "types": FORM_TYPES,
-        "requester_kinds": REQUESTER_KINDS,
+        "types": [{"id": i, "label": names[i], "help": helps[i]} for i in FORM_TYPES],
+        "requester_kinds": [{"id": i, "label": requesters[i]} for i in REQUESTER_KINDS],
         "form": {},
     }
     values.update(context)
@@ -374,9 +394,13 @@ def status(org_slug: str, token: str, request: Request) -> Response:
         )
     lang, _ = request_language(request)
     denial = shown.get("denial_reason")
+    status_key = shown["status"] if shown["status"] in STATUSES else "received"
     context = {
         "org_slug": org_slug,
         "shown": shown,
+        "type_name": labels("types", FORM_TYPES, lang).get(shown["type"], shown["type"]),
+        "status_name": labels("statuses", STATUSES, lang)[status_key],
+        "explain": labels("explain", STATUSES, lang)[status_key],
         "received": _human(shown.get("received_at")),
         "due": _human(shown.get("due_at")),
         "completed": _human(shown.get("completed_at")),

@@ -365,6 +365,7 @@ def _local(value: str | None, zone: ZoneInfo) -> str:
 
 
 def _summary(data: dict[str, Any], lang: str) -> str:
+    from privasi.rights.center import FORM_TYPES, STATUSES, labels
     from privasi.web.render import environment
 
     zone = ZoneInfo(data["organisation"]["time_zone"])
@@ -381,6 +382,11 @@ def _summary(data: dict[str, Any], lang: str) -> str:
         "grouped": [(data["categories"].get(c, c), rows) for c, rows in sorted(grouped.items())],
         "system_names": names,
         "purposes": data["purposes"],
+        "type_names": labels("types", FORM_TYPES, lang),
+        "status_names": labels("statuses", STATUSES, lang),
+        "action_names": {
+            a: t(f"rights_export.consents.{a}", lang) for a in ("granted", "withdrawn", "expired")
+        },
         "trail": [{**e, "local": _local(e["time"], zone)} for e in data["processing_record"]],
         "consent_events": [
             {**e, "local": _local(e["occurred_at"], zone)} for e in data["consents"]["events"]
