@@ -15,6 +15,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from privasi.consent import verification
 from privasi.consent.channels.models import VerificationChallenge
 from privasi.db import utcnow
 from privasi.notify import service as notify
@@ -226,3 +227,34 @@ def test_forms_without_the_csrf_token_are_refused(client: Any, db: Any, shop: An
 def test_status_page_of_an_unknown_token_or_org(client: Any, shop: Any) -> None:
     assert client.get(f"{base(shop)}/no-such-token").status_code == 404
     assert client.get("/privacy/tidak-ada/request").status_code == 404
+
+
+def test_the_per_person_code_limit_does_not_tell_who_is_on_record(
+    client: Any, db: Any, shop: Any
+) -> None:
+    pages = [send_form(client, shop) for _ in range(verification.MAX_PER_SUBJECT + 1)]
+    unknown = send_form(client, shop, address=UNKNOWN)
+
+    def shape(page: Any) -> str:
+        return HIDDEN_RE.sub("", CSRF_RE.sub("", page.text))
+
+    # The sixth ask for the same person looks like any other; no sixth code goes out.
+    assert {p.status_code for p in pages} == {200}
+    assert shape(pages[-1]) == shape(unknown) == shape(pages[0])
+    assert len(sent_codes(db, shop)) == verification.MAX_PER_SUBJECT
+    assert enter_code(client, shop, pages[-1], sent_codes(db, shop)[-1]).status_code == 422
+
+
+def test_every_label_exists_in_both_languages() -> None:
+    from privasi.rights.center import FORM_TYPES, REQUESTER_KINDS, STATUSES, labels
+
+    for lang in ("id", "en"):
+        for group, ids in (
+            ("types", FORM_TYPES),
+            ("help", FORM_TYPES),
+            ("requesters", REQUESTER_KINDS),
+            ("statuses", STATUSES),
+            ("explain", STATUSES),
+        ):
+            for key, text in labels(group, ids, lang).items():
+                assert text and not text.startswith("rights_center."), (lang, group, key)

@@ -33,6 +33,8 @@ from privasi.notify import service as notify
 from privasi.orgs import service as orgs
 from privasi.policy import service as policies
 from privasi.rights import downloads
+from privasi.rights import service as rights
+from privasi.rights.models import REQUEST_TYPES, REQUESTER_KINDS, STATUSES
 from privasi.subjects import service as subjects
 from privasi.vault import service as vault
 from privasi.vault.normalise import email as normal_email
@@ -48,17 +50,7 @@ PURPOSE = "rights_request"  # what a verification code unlocks here
 CSRF_COOKIE = "privasi_request_csrf"
 CODE_CHANNEL = {"email": "email", "phone": "whatsapp"}
 METHOD = {"email": "email_code", "whatsapp": "whatsapp_code"}
-FORM_TYPES = (
-    "access",
-    "portability",
-    "rectification",
-    "erasure",
-    "restriction",
-    "objection",
-    "withdraw_consent",
-    "automated_decision_objection",
-)
-REQUESTER_KINDS = ("subject", "guardian", "agent")
+FORM_TYPES = REQUEST_TYPES
 MAX_TEXT = 2000
 MISSING = {"title_key": "privacy.missing.title", "body_key": "privacy.missing.body"}
 
@@ -66,17 +58,6 @@ MISSING = {"title_key": "privacy.missing.title", "body_key": "privacy.missing.bo
 def labels(group: str, ids: tuple[str, ...], lang: str) -> dict[str, str]:
     """Catalogue texts ``rights_center.<group>.<id>`` for each id, in ``lang``."""
     return {i: t(f"rights_center.{group}.{i}", lang) for i in ids}
-
-
-STATUSES = (
-    "received",
-    "verifying",
-    "in_progress",
-    "awaiting_requester",
-    "completed",
-    "denied",
-    "cancelled",
-)
 
 
 def _base(slug: str) -> str:
@@ -187,7 +168,7 @@ def _seal(org_id: str, challenge_id: str, pending: dict[str, Any], db: Database)
 
 
 def _human(moment: str | None) -> str:
-    """An ISO time already in the organisation's zone, as people read it: 05-03-2026 14:30 (UTC+07:00)."""
+    """An ISO time in the organisation's zone as people read it: 05-03-2026 14:30 (UTC+07:00)."""
     if not moment:
         return ""
     parsed = datetime.fromisoformat(moment)
@@ -239,17 +220,31 @@ def _send(request: Request, slug: str, form: dict[str, Any]) -> Response:
         return _page(request, slug, template, context, status=422)
     with db.session(org.id) as session:
         subject = subjects.find_by_identifier(session, kind, address)
+        network = truncated_client(request)
         try:
             issued = verification.issue(
                 session,
                 purpose=PURPOSE,
                 subject_id=subject.id if subject else None,
                 channel=CODE_CHANNEL[kind],
-                client_network=truncated_client(request),
+                client_network=network,
             )
         except RateLimited:
-            context["error"] = "rights_center.form.errors.rate_limited"
-            return _page(request, slug, template, context, status=429)
+            # The per-person limit only ever hits someone on record; answering it differently
+            # would tell who is. So that person gets the usual page and a challenge that cannot
+            # succeed, and only the per-network limit, the same for everyone, is shown.
+            subject = None
+            try:
+                issued = verification.issue(
+                    session,
+                    purpose=PURPOSE,
+                    subject_id=None,
+                    channel=CODE_CHANNEL[kind],
+                    client_network=network,
+                )
+            except RateLimited:
+                context["error"] = "rights_center.form.errors.rate_limited"
+                return _page(request, slug, template, context, status=429)
         if subject is not None:
             notify.enqueue(
                 session,
@@ -296,8 +291,6 @@ def _open_pending(session: Any, org_id: str, challenge_id: str, sealed: str) -> 
 def _record(
     session: Any, request: Request, org: Any, challenge: Any, pending: dict[str, Any]
 ) -> Any:
-    from privasi.rights import service as rights
-
     principal = orgs.Principal(
         org.id,
         "subject",
@@ -377,8 +370,6 @@ def _verify(request: Request, slug: str, form: dict[str, Any]) -> Response:
 
 @router.get("/privacy/{org_slug}/request/{token}")
 def status(org_slug: str, token: str, request: Request) -> Response:
-    from privasi.rights import service as rights
-
     try:
         shown = rights.request_status_public(db_of(request), org_slug, token)
     except NotFound:

@@ -1,10 +1,12 @@
 """Signed download links for access and portability exports, and the requester's status URL.
 
-A download link carries ids and an expiry only (never an address or a name) and an HMAC-SHA256 under a
-random key the organisation keeps in its secrets store (``rights_link_key``), so it cannot be
-edited into another request's or another organisation's link, and deleting that secret revokes
-every link at once. The export is built when it is downloaded, from what privasi holds then: no
-copy of the data waits on disk, and once the subject is erased the link finds nothing (404).
+A download link carries ids and an expiry only (never an address or a name) and an HMAC-SHA256
+under a random key the organisation keeps in its secrets store (``rights_link_key``), so it
+cannot be edited into another request's or another organisation's link, and deleting that secret
+revokes every link at once. The export is built when it is downloaded, from what privasi holds
+then: no copy of the data waits on disk, and once the subject is erased the link finds nothing
+(404). When an access or portability request completes, the worker e-mails the subject a link
+(``rights.send_export``) and notes it in the request's outcome.
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ from privasi.errors import NotFound, ValidationFailed
 from privasi.http.deps import Ctx, ctx_for, truncated_client
 from privasi.jobs import service as jobs
 from privasi.jobs.models import Job
+from privasi.notify import service as notify
+from privasi.orgs import service as orgs
 from privasi.orgs.service import Principal, system_principal
+from privasi.rights import export
+from privasi.rights import service as rights
+from privasi.rights.models import RightsRequest
+from privasi.subjects import service as subjects
 from privasi.vault import service as vault
 from privasi.web.common import db_of
 from privasi.web.render import apply_security_headers, render
@@ -154,8 +162,6 @@ def status_url(
     session: PrivasiSession, org_slug: str, request: Any, *, base_url: str | None = None
 ) -> str:
     """Where the requester follows the request; no login needed, the secret link is the key."""
-    from privasi.rights import service as rights
-
     base = _public_url(session) if base_url is None else base_url.rstrip("/")
     return f"{base}/privacy/{org_slug}/request/{rights.status_token(session, request)}"
 
@@ -174,10 +180,6 @@ def send_download_link(
     has expired. Without an e-mail address on record the link is returned for staff to hand over
     another way, and ``sent`` says so.
     """
-    from privasi.notify import service as notify
-    from privasi.rights import service as rights
-    from privasi.subjects import service as subjects
-
     if request.status in ("denied", "cancelled"):
         raise ValidationFailed(f"the request is {request.status}; there is nothing to deliver")
     if request.verified_at is None:
@@ -220,8 +222,6 @@ RECENT = timedelta(days=7)
 @reconciler("rights-export-links")
 def _find_completed(system: PrivasiSession) -> int:
     """A job per access or portability request completed lately whose link is not yet sent."""
-    from privasi.rights.models import RightsRequest
-
     rows = system.execute(
         select(RightsRequest.id, RightsRequest.org_id).where(
             RightsRequest.type.in_(sorted(DOWNLOADABLE)),
@@ -249,8 +249,6 @@ def _find_completed(system: PrivasiSession) -> int:
 
 @jobs.handler(SEND_KIND)
 def _send_export(db: Database, job: Job) -> dict[str, Any]:
-    from privasi.rights import service as rights
-
     assert job.org_id is not None
     with db.session(job.org_id) as session:
         request = rights.get_request(session, str(job.payload["request_id"]))
@@ -290,8 +288,6 @@ def create_download_link(
     request_id: str, body: LinkIn, ctx: Ctx = ctx_for("requests.manage")
 ) -> Any:
     """E-mail the subject a new signed link to the export of an access or portability request."""
-    from privasi.rights import service as rights
-
     request = rights.get_request(ctx.session, request_id)
     return send_download_link(
         ctx.session,
@@ -304,13 +300,8 @@ def create_download_link(
 
 def export_for_download(db: Database, token: str, client_addr: str | None) -> tuple[bytes, str]:
     """The ZIP a download token stands for and its file name; each download is audited."""
-    from privasi.rights import export
-    from privasi.rights import service as rights
-
     org_id = token_org(token)
     with db.session(system=True) as system:
-        from privasi.orgs import service as orgs
-
         try:
             orgs.get_org(system, org_id)
         except NotFound:

@@ -30,9 +30,12 @@ from privasi.errors import NotFound, ValidationFailed
 from privasi.orgs import service as orgs
 from privasi.policy import service as policies
 from privasi.policy.schema import Policy
+from privasi.rights.models import RequestTask, RightsRequest
+from privasi.rights.service import display_number
 from privasi.subjects import service as subjects
 from privasi.vault.service import VaultError, vault_for
 from privasi.web.i18n import t
+from privasi.web.render import environment
 
 FORMAT = "privasi.subject-export/1"
 PRIVASI_SYSTEM = "privasi"
@@ -48,8 +51,6 @@ def file_stem(request: Any) -> str:
 
 
 def request_number(request: Any) -> str:
-    from privasi.rights.service import display_number
-
     return display_number(request)
 
 
@@ -170,8 +171,6 @@ def _consents(session: PrivasiSession, subject_id: str) -> dict[str, Any]:
 
 
 def _tasks(session: PrivasiSession, request: Any) -> list[Any]:
-    from privasi.rights.models import RequestTask
-
     return list(
         session.scalars(
             select(RequestTask)
@@ -243,8 +242,6 @@ def _system_records(session: PrivasiSession, request: Any, task: Any) -> list[di
 
 
 def _requests(session: PrivasiSession, subject_id: str) -> list[dict[str, Any]]:
-    from privasi.rights.models import RightsRequest
-
     rows = session.scalars(
         select(RightsRequest)
         .where(RightsRequest.subject_id == subject_id)
@@ -366,7 +363,6 @@ def _local(value: str | None, zone: ZoneInfo) -> str:
 
 def _summary(data: dict[str, Any], lang: str) -> str:
     from privasi.rights.center import FORM_TYPES, STATUSES, labels
-    from privasi.web.render import environment
 
     zone = ZoneInfo(data["organisation"]["time_zone"])
     grouped: dict[str, list[dict[str, Any]]] = {}

@@ -28,12 +28,15 @@ from starlette.concurrency import run_in_threadpool
 from privasi.audit import service as audit
 from privasi.db import Database, PrivasiSession, utcnow
 from privasi.errors import NotFound, PrivasiError, ValidationFailed
-from privasi.http.deps import Ctx, ctx_for
+from privasi.http.deps import Ctx, ctx_for, truncated_client
 from privasi.orgs import service as orgs
 from privasi.orgs.service import Principal
 from privasi.rights import downloads
+from privasi.rights import service as rights
+from privasi.rights.models import OPEN_STATUSES, RightsRequest
 from privasi.subjects import service as subjects
 from privasi.subjects.identifiers import IDENTIFIER_KINDS
+from privasi.subjects.models import SubjectIdentifier
 from privasi.vault import service as vault
 
 SECRET_NAME = "meta_app_secret"
@@ -108,8 +111,6 @@ def parse_signed_request(
 
 
 def _open_erasure(session: PrivasiSession, subject_id: str) -> Any | None:
-    from privasi.rights.models import OPEN_STATUSES, RightsRequest
-
     return session.scalar(
         select(RightsRequest)
         .where(
@@ -126,8 +127,6 @@ def request_deletion(
     session: PrivasiSession, principal: Principal, user_id: str, *, lang: str = "id"
 ) -> Any:
     """The erasure request for Meta's ``user_id``: an open one, else a new verified one."""
-    from privasi.rights import service as rights
-
     try:
         subject = subjects.find_by_identifier(session, "meta_asid", user_id)
     except ValidationFailed:
@@ -164,8 +163,6 @@ def handle_callback(
     base_url: str,
     client_addr: str | None = None,
 ) -> dict[str, str]:
-    from privasi.rights import service as rights
-
     with db.session(system=True) as system:
         org = orgs.get_org_by_slug(system, org_slug)
     with db.session(org.id) as session:
@@ -189,8 +186,6 @@ def handle_callback(
 @router.post("/integrations/meta/{org_slug}/data-deletion")
 async def data_deletion(org_slug: str, request: Request) -> JSONResponse:
     """Meta's data-deletion callback (form field ``signed_request``)."""
-    from privasi.http.deps import truncated_client
-
     form = await request.form()
     signed = form.get("signed_request")
     settings = request.app.state.settings
@@ -217,8 +212,6 @@ def unlink_social_login(
     The identifier is the only integration data privasi keeps for a social login; consents and
     requests stay with the subject, who remains known by their other identifiers.
     """
-    from privasi.subjects.models import SubjectIdentifier
-
     subject = subjects.get_subject(session, subject_id)
     kinds = tuple(k for k in PROVIDERS.get(provider, ()) if k in IDENTIFIER_KINDS)
     if not kinds:
