@@ -40,6 +40,8 @@ def test_list_show_and_evidence(settings: Any, db: Any, warung: Any, customer: s
         )
         erasure = rights.submit(s, principal, type="erasure", channel="api", subject_id=customer)
         rights.mark_verified(s, principal, erasure, "staff_review", "KTP diperiksa")
+        crm = next(t for t in rights.tasks_of(s, erasure) if t.system_id == "crm")
+        execution.complete_task(s, principal, erasure, crm.id, note="dihapus di CRM")
     execution.run_tasks(db, erasure.id)
     runner = CliRunner()
 
@@ -62,6 +64,7 @@ def test_list_show_and_evidence(settings: Any, db: Any, warung: Any, customer: s
     assert doc["request"]["number"] == "REQ-000002"
     actions = [e["action"] for e in doc["timeline"]]
     assert actions[:3] == ["request.received", "request.verified", "request.planned"]
+    assert actions.index("request.task_done") < actions.index("subject.erased")
     assert "subject.erased" in actions and "subject.shredded" in actions
     privasi_task = next(t for t in doc["tasks"] if t["system"] == "privasi")
     assert privasi_task["status"] == "done" and privasi_task["result"]["steps"] == [

@@ -35,6 +35,9 @@ def _verified_erasure(db: Any, org_id: str, subject_id: str) -> str:
             s, principal, type="erasure", channel="email", subject_id=subject_id
         )
         rights.mark_verified(s, principal, request, "staff_review", "balasan dari alamat terdaftar")
+        # Before privasi shreds the key, staff deal with the CRM (they still need the address).
+        crm = next(t for t in rights.tasks_of(s, request) if t.system_id == "crm")
+        execution.complete_task(s, principal, request, crm.id, note="dihapus di CRM")
         return request.id
 
 
@@ -92,7 +95,7 @@ def test_stop_between_the_database_steps_and_the_shred(
 
     monkeypatch.setattr(Vault, "shred", real_shred)
     statuses = execution.run_tasks(db, request_id)
-    assert statuses["privasi"] == "done" and statuses["crm"] == "pending"
+    assert statuses == {"privasi": "done", "crm": "done"}
     assert _task(db, warung.id, request_id).result["steps"] == ["delete", "shred"]
     _assert_done_once(db, warung.id, customer)
     # Running again (a duplicate job) changes nothing.
@@ -154,17 +157,17 @@ def test_through_the_worker_a_failed_job_is_retried(
     _verified_erasure(db, warung.id, customer)
     real_shred = Vault.shred
     monkeypatch.setattr(Vault, "shred", lambda *a, **k: (_ for _ in ()).throw(Crash()))
-    assert worker.tick(db)["retry"] == 1
+    assert worker.tick(db)["retry"] >= 1
     monkeypatch.setattr(Vault, "shred", real_shred)
     with db.session(system=True) as s:
-        job = s.scalars(select(Job).where(Job.kind == execution.EXECUTE_KIND)).one()
-        assert job.state == "pending"
-        job.due_at = job.due_at - timedelta(hours=2)  # the backoff has passed
+        waiting = list(s.scalars(select(Job).where(Job.kind == execution.EXECUTE_KIND)))
+        assert waiting and all(job.state == "pending" for job in waiting)
+        for job in waiting:
+            job.due_at = job.due_at - timedelta(hours=2)  # the backoff has passed
     worker.tick(db)
     with db.session(system=True) as s:
-        assert (
-            s.scalars(select(Job).where(Job.kind == execution.EXECUTE_KIND)).one().state == "done"
-        )
+        states = s.scalars(select(Job.state).where(Job.kind == execution.EXECUTE_KIND))
+        assert set(states) == {"done"}
     _assert_done_once(db, warung.id, customer)
 
 
@@ -188,6 +191,26 @@ def test_cancellation_window_holds_back_irreversible_steps(
     assert execution.run_tasks(db, request_id)["privasi"] == "skipped"
     with db.session(warung.id) as s:
         assert not vault_for(s).is_shredded(warung.id, customer)
+
+
+def test_privasi_waits_for_the_other_systems(db: Any, warung: Any, customer: str) -> None:
+    with db.session(warung.id) as s:
+        principal = orgs.system_principal(warung.id, "test")
+        request = rights.submit(s, principal, type="erasure", channel="api", subject_id=customer)
+        rights.mark_verified(s, principal, request, "staff_review", "KTP diperiksa")
+    assert execution.run_tasks(db, request.id) == {"privasi": "pending", "crm": "pending"}
+    with db.session(warung.id) as s:
+        assert subjects.find_by_identifier(s, "email", EMAIL) is not None
+        crm = next(t for t in rights.tasks_of(s, request) if t.system_id == "crm")
+        execution.complete_task(s, principal, rights.get_request(s, request.id), crm.id)
+    assert execution.run_tasks(db, request.id) == {"privasi": "done", "crm": "done"}
+    with db.session(warung.id) as s:
+        done = rights.get_request(s, request.id)
+        assert done.status == "completed"
+        assert sorted(k["categories"] for k in done.outcome["kept"]) == [
+            ["consent_records", "audit_trail"],
+            ["invoices"],
+        ]
 
 
 def test_erased_request_cannot_be_cancelled_or_denied(db: Any, warung: Any, customer: str) -> None:

@@ -136,7 +136,7 @@ def test_request_types_run_end_to_end(
 
 
 def test_erasure_end_to_end_keeps_invoices_and_suppresses(
-    client: Any, db: Any, warung: Any, customer: str, outbox: Any
+    client: Any, db: Any, settings: Any, warung: Any, customer: str, outbox: Any
 ) -> None:
     created = _submit(client, warung, "erasure", lang="en")
     verified = _verify_by_code(client, db, warung, created["id"])
@@ -146,7 +146,14 @@ def test_erasure_end_to_end_keeps_invoices_and_suppresses(
 
     worker.tick(db)
     detail = _get(client, warung, created["id"])
-    done = _finish_crm(client, warung, detail)
+    # privasi keeps the address until the CRM is dealt with, then erases and shreds.
+    assert {t["system_id"]: t["status"] for t in detail["tasks"]} == {
+        "privasi": "pending",
+        "crm": "pending",
+    }
+    assert _finish_crm(client, warung, detail)["status"] == "in_progress"
+    worker.tick(db)
+    done = _get(client, warung, created["id"])
     assert done["status"] == "completed"
     kept = done["outcome"]["kept"]
     assert {tuple(k["categories"]) for k in kept} >= {("invoices",)}
@@ -174,6 +181,17 @@ def test_erasure_end_to_end_keeps_invoices_and_suppresses(
     templates = [m.template for m in outbox(warung.id)]
     assert "rights_erasure_done" in templates
     assert templates.count("rights_completed") == 0
+    import mailbox
+
+    [mail] = [
+        m
+        for m in mailbox.Maildir(settings.data_dir / "mail")
+        if m["Subject"].startswith("Your data has been erased")
+    ]
+    assert mail["To"] == EMAIL
+    text = mail.get_payload()[0].get_payload(decode=True).decode()
+    assert "invoices: Tax law requires invoices to be kept for 10 years." in text
+    assert "(kept 10 years from the end of the contract)" in text
 
 
 def test_rectification_waits_for_review_then_applies_and_tells_recipients(

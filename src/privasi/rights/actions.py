@@ -116,6 +116,9 @@ def run_erase(session: PrivasiSession, request: RightsRequest, task: RequestTask
         # The database steps are committed before the key is destroyed: if the process stops
         # between the two, the retry finds them recorded and only shreds.
         session.commit()
+        from privasi.rights.execution import lock_task
+
+        task = lock_task(session, task.id)
     if "shred" not in _steps(task):
         vault_for(session).shred(request.org_id, subject.id, session=session)
         audit.record(
@@ -137,8 +140,16 @@ def _erase_rows(
 ) -> None:
     address = subjects.contact_for(session, subject, "email")
     if address is not None:
+        tasks = rights.tasks_of(session, request)
+        kept = [k for t in tasks for k in (t.result or {}).get("kept", [])]
         # Sealed under the organisation's key: the subject's key is about to be destroyed.
-        rights.tell_requester(session, request, "rights_erasure_done", to=address)
+        rights.tell_requester(
+            session,
+            request,
+            "rights_erasure_done",
+            {"kept": rights.kept_lines(request.lang, [*kept, KEPT_IN_PRIVASI])},
+            to=address,
+        )
     rows = session.execute(
         select(SubjectIdentifier.kind, SubjectIdentifier.blind_index).where(
             SubjectIdentifier.subject_id == subject.id

@@ -160,7 +160,9 @@ def _cancel_window(session: PrivasiSession) -> timedelta:
     return timedelta(hours=float(hours))
 
 
-def schedule(session: PrivasiSession, request: RightsRequest) -> Job | None:
+def schedule(
+    session: PrivasiSession, request: RightsRequest, stage: str | None = None
+) -> Job | None:
     """Queue ``rights.execute``; an erasure waits out the cancellation window first."""
     if request.type == "rectification" and request.approved_at is None:
         return None
@@ -171,7 +173,7 @@ def schedule(session: PrivasiSession, request: RightsRequest) -> Job | None:
             request.not_before = (request.verified_at or now) + window
             session.flush()
     due = max(now, request.not_before or now)
-    stage = "approved" if request.approved_at else "verified"
+    stage = stage or ("approved" if request.approved_at else "verified")
     return jobs.enqueue(
         session,
         EXECUTE_KIND,
@@ -190,6 +192,24 @@ def ready(request: RightsRequest, now: datetime) -> bool:
     return request.not_before is None or now >= request.not_before
 
 
+def _automatic(task: RequestTask) -> bool:
+    return task.kind == "privasi" or task.kind in EXECUTORS
+
+
+def _unfinished(task: RequestTask) -> bool:
+    return task.status in ("pending", "running", "failed")
+
+
+def waits_for_systems(request: RightsRequest, task: RequestTask, tasks: list[RequestTask]) -> bool:
+    """privasi's erasure runs last: staff need the person's identifiers to find them in the
+    other systems, and the key is shredded only once every system has been dealt with."""
+    return (
+        request.type == "erasure"
+        and task.kind == "privasi"
+        and any(t.kind != "privasi" and _unfinished(t) for t in tasks)
+    )
+
+
 def run_tasks(db: Database, request_id: str) -> dict[str, str]:
     """Run every automatic task of the request that is not finished; idempotent and resumable.
     Returns the status of each task by system id. Raises when a task failed, so the job retries."""
@@ -197,21 +217,25 @@ def run_tasks(db: Database, request_id: str) -> dict[str, str]:
         org_id = system.scalar(select(RightsRequest.org_id).where(RightsRequest.id == request_id))
     if org_id is None:
         raise NotFound("rights request not found")
-    with db.session(org_id) as session:
-        request = rights.get_request(session, request_id)
-        if not ready(request, utcnow()):
-            return {t.system_id: t.status for t in rights.tasks_of(session, request)}
-        plan(session, request)
-        todo = [
-            t.id
-            for t in rights.tasks_of(session, request)
-            if t.status in ("pending", "running", "failed")
-            and (t.kind == "privasi" or t.kind in EXECUTORS)
-        ]
     failed: list[str] = []
-    for task_id in todo:
-        if not _run_one(db, org_id, request_id, task_id):
-            failed.append(task_id)
+    # Other systems' automatic tasks first, then privasi's own (an erasure's shred comes last).
+    for phase in ("systems", "privasi"):
+        with db.session(org_id) as session:
+            request = rights.get_request(session, request_id)
+            if not ready(request, utcnow()):
+                return {t.system_id: t.status for t in rights.tasks_of(session, request)}
+            tasks = plan(session, request)
+            todo = [
+                t.id
+                for t in tasks
+                if _unfinished(t)
+                and _automatic(t)
+                and (t.kind == "privasi") == (phase == "privasi")
+                and not waits_for_systems(request, t, tasks)
+            ]
+        for task_id in todo:
+            if not _run_one(db, org_id, request_id, task_id):
+                failed.append(task_id)
     with db.session(org_id) as session:
         request = rights.get_request(session, request_id)
         tasks = rights.tasks_of(session, request)
@@ -227,6 +251,19 @@ def run_tasks(db: Database, request_id: str) -> dict[str, str]:
     return statuses
 
 
+def lock_task(session: PrivasiSession, task_id: str) -> RequestTask:
+    """The task row, locked (PostgreSQL) so two workers never run the same step together."""
+    task = session.scalar(
+        select(RequestTask)
+        .where(RequestTask.id == task_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if task is None:
+        raise NotFound("task not found")
+    return task
+
+
 def _run_one(db: Database, org_id: str, request_id: str, task_id: str) -> bool:
     with db.session(org_id) as session:
         task = session.get(RequestTask, task_id)
@@ -236,9 +273,10 @@ def _run_one(db: Database, org_id: str, request_id: str, task_id: str) -> bool:
         task.attempts += 1
     try:
         with db.session(org_id) as session:
-            task = session.get(RequestTask, task_id)
+            task = lock_task(session, task_id)
             request = rights.get_request(session, request_id)
-            assert task is not None
+            if task.status in ("done", "skipped"):
+                return True  # another worker finished it while this one waited for the lock
             run = PRIVASI_ACTIONS[task.action] if task.kind == "privasi" else EXECUTORS[task.kind]
             run(session, request, task)
             task.status = "done"
@@ -312,6 +350,9 @@ def complete_task(
     tasks = rights.tasks_of(session, request)
     if all(t.status in ("done", "skipped") for t in tasks):
         rights.complete(session, principal, request)
+    elif not any(t.kind != "privasi" and _unfinished(t) for t in tasks):
+        # The last system is done: privasi's own steps (an erasure's shred) may run now.
+        schedule(session, request, stage="systems-done")
     return task
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -272,3 +273,47 @@ def request_status_public(db: Database, org_slug: str, token: str) -> dict[str, 
             "denial_ground": request.denial_ground,
             "denial_reason": DENIAL_GROUNDS.get(request.denial_ground or ""),
         }
+
+
+START_WORDS = {
+    "collected": ("sejak dikumpulkan", "from collection"),
+    "last_interaction": ("sejak interaksi terakhir", "from the last interaction"),
+    "contract_end": ("sejak kontrak berakhir", "from the end of the contract"),
+    "project_completed": ("sejak proyek selesai", "from the end of the project"),
+    "consent_withdrawn": ("sejak persetujuan ditarik", "from the withdrawal of consent"),
+    "account_closed": ("sejak akun ditutup", "from the closing of the account"),
+}
+UNIT_WORDS = {
+    "Y": ("tahun", "years"),
+    "M": ("bulan", "months"),
+    "W": ("minggu", "weeks"),
+    "D": ("hari", "days"),
+    "H": ("jam", "hours"),
+}
+
+
+def _period_words(iso: str, index: int) -> str:
+    date_part, _, time_part = iso.removeprefix("P").partition("T")
+    parts = re.findall(r"(\d+)([YMWD])", date_part) + re.findall(r"(\d+)(H)", time_part)
+    return " ".join(f"{n} {UNIT_WORDS[u][index]}" for n, u in parts)
+
+
+def kept_lines(lang: str, kept: list[dict[str, Any]]) -> list[str]:
+    """What was kept and why, one line each, in the requester's language."""
+    index = 0 if lang == "id" else 1
+    lines = []
+    for item in kept:
+        reason = item.get("reason") or {}
+        text = reason.get(lang, "") if isinstance(reason, dict) else str(reason)
+        how_long = ""
+        if item.get("period"):
+            start = START_WORDS.get(item.get("start") or "", ("", ""))[index]
+            words = " ".join(
+                w
+                for w in (("disimpan", "kept")[index], _period_words(item["period"], index), start)
+                if w
+            )
+            how_long = f" ({words})"
+        categories = ", ".join(item.get("categories", []))
+        lines.append(f"{categories}: {text}{how_long}".strip())
+    return lines

@@ -37,6 +37,7 @@ from privasi.rights.records import (
     details_of,
     display_number,
     evidence,
+    kept_lines,
     request_status_public,
     seal_details,
     status_token,
@@ -63,6 +64,7 @@ __all__ = [
     "due_at",
     "evidence",
     "get_request",
+    "kept_lines",
     "list_requests",
     "mark_verified",
     "request_status_public",
@@ -520,16 +522,7 @@ def complete(
         kept=len(kept),
     )
     if request.type != "erasure":
-        tell_requester(session, request, "rights_completed", {"kept": _kept_lines(request, kept)})
+        tell_requester(
+            session, request, "rights_completed", {"kept": kept_lines(request.lang, kept)}
+        )
     return request
-
-
-def _kept_lines(request: RightsRequest, kept: list[dict[str, Any]]) -> list[str]:
-    lang = request.lang
-    lines = []
-    for item in kept:
-        reason = item.get("reason") or {}
-        text = reason.get(lang) if isinstance(reason, dict) else str(reason)
-        until = item.get("until") or ""
-        lines.append(f"{', '.join(item.get('categories', []))}: {text or ''} {until}".strip())
-    return lines
