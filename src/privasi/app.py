@@ -108,9 +108,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
 def _attach_services(app: FastAPI, settings: Settings, database: Database) -> None:
     """Long-lived service objects the routers reach through ``ctx.state(name)``."""
+    from privasi.notify import service as notify
     from privasi.vault.service import Vault
 
     app.state.vault = Vault.from_settings(settings, database)
+    notify.configure(database, settings)
 
 
 def _mount_static(app: FastAPI) -> None:

@@ -41,10 +41,12 @@ def safe_settings() -> Settings:
 @contextmanager
 def database(settings: Settings) -> Iterator[Database]:
     """The main database with the vault attached, as every service expects."""
+    from privasi.notify import service as notify
     from privasi.vault.service import Vault
 
     db = Database(settings.db_url)
     vault = Vault.from_settings(settings, db)
+    notify.configure(db, settings)
     try:
         yield db
     finally:

@@ -61,6 +61,12 @@ def enqueue(
         dedupe_key=dedupe_key,
         max_attempts=max_attempts,
     )
+    if dedupe_key is None or session.get_bind().dialect.name == "sqlite":
+        # SQLite has one writer at a time, so the check above cannot race; and a SAVEPOINT as the
+        # first statement of a pysqlite transaction would commit on its own when released.
+        session.add(job)
+        session.flush()
+        return job
     nested = session.begin_nested()
     session.add(job)
     try:
