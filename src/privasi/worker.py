@@ -29,6 +29,8 @@ log = logging.getLogger("privasi.worker")
 # before its first tick, so a domain's time-driven work runs whichever process starts the worker.
 HANDLER_MODULES = [
     "privasi.audit.jobs",
+    "privasi.consent.channels.housekeeping",
+    "privasi.notify.service",
     "privasi.rights.deadlines",
     "privasi.rights.downloads",
     "privasi.rights.execution",
