@@ -161,8 +161,18 @@ def test_cookie_categories_are_consent_purposes(db, toko, principal, proof):
 
 
 def test_renewal_after_material_change_expires_the_grant(db, toko, principal, proof):
+    from pathlib import Path
+
+    from privasi.policy import service as policies
+
+    source = (Path(__file__).parent / "data" / "toko.yaml").read_text()
     with db.session(toko.id) as s:
         sari = _subject(s, principal, "sari@contoh.example")
+        # proof may only name a published version
+        with pytest.raises(ValidationFailed):
+            consent.grant(s, principal, sari, "newsletter", proof(policy_version=2))
+        draft = policies.create_draft(s, principal, source.replace("Toko Contoh\n", "Toko C\n"))
+        policies.publish(s, principal, draft, date.today() + timedelta(days=5))
         consent.grant(s, principal, sari, "newsletter", proof())
         assert consent.granted_subjects(s, "newsletter") == [sari.id]
         assert consent.mark_renewal(s, sari.id, "newsletter", 2, date.today() + timedelta(days=5))

@@ -139,5 +139,5 @@ def test_projection_equals_replay_under_concurrent_writers(db, toko):
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
+    assert errors == [], [repr(e) for e in errors]
     assert _assert_consistent(db, toko.id, ids) == sum(counts) == 48

@@ -92,7 +92,7 @@ def test_concurrent_creation_makes_one_subject(db, toko, principal):
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
+    assert errors == [], [repr(e) for e in errors]
     assert len(set(results)) == 1
     with db.session(toko.id) as s:
         rows = list(s.scalars(select(SubjectIdentifier)))

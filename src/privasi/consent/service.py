@@ -1,29 +1,37 @@
-"""The consent ledger: record grants and withdrawals with proof, keep the projection, check.
+"""The consent ledger: record grants and withdrawals with proof, keep the projection.
 
 Every write appends events and updates the stored projection (``consent_states``) in the same
 transaction, under the projection row's lock, so the projection is always the ledger's last event
-and a check never replays the ledger. Every change is an audit event. No HTTP and no CLI here.
+and a check (``checks.py``, re-exported here) never replays the ledger. Every change is an audit
+event. No HTTP and no CLI here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String, Table, and_, bindparam, cast, insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from privasi.audit import service as audit
+from privasi.consent import bulk
+from privasi.consent.checks import (
+    CHECK_CHUNK,
+    EXPIRED,
+    GRANTED,
+    MAX_CHECK,
+    REASONS,
+    WITHDRAWN,
+    Decision,
+    check,
+)
 from privasi.consent.models import ConsentEvent, ConsentState, ConsentText
 from privasi.consent.purposes import (
-    ESSENTIAL,
-    KEPT_UNDER_RESTRICTION_BASES,
-    KEPT_UNDER_RESTRICTION_IDS,
     MinorNeedsGuardian,
     MinorsNotAccepted,
     NotConsentBased,
@@ -32,14 +40,13 @@ from privasi.consent.purposes import (
     cookie_purpose,
     policy_in_effect,
     require_consent_rule,
-    rule_for,
 )
 from privasi.consent.purposes import withdrawal_consequences as _consequences
 from privasi.db import PrivasiSession, new_id, utcnow
 from privasi.errors import NotFound, ValidationFailed
 from privasi.orgs.service import Principal
+from privasi.policy.models import PolicyVersion
 from privasi.policy.schema import Policy
-from privasi.policy.vocab import LegalBasis
 from privasi.subjects import service as subjects
 from privasi.subjects.models import Subject
 
@@ -81,30 +88,8 @@ METHODS = (
     "system",
 )
 LANGUAGES = ("id", "en")
-GRANTED, WITHDRAWN, EXPIRED = "granted", "withdrawn", "expired"
-REASONS = (
-    "consent",
-    "no_consent",
-    "withdrawn",
-    "expired",
-    "minor_without_guardian",
-    "restricted",
-    "objection",
-    "contract",
-    "legal_obligation",
-    "legitimate_interest",
-    "vital_interest",
-    "public_task",
-    "essential",
-    "unknown_purpose",
-    "unknown_subject",
-)
-MAX_CHECK = 10_000
 MAX_TEXT = 20_000
 _CHUNK = 900
-# Checks read 10,000 subjects per call: fewer, larger statements (SQLite >= 3.32 and
-# PostgreSQL both take far more bound parameters than this).
-_CHECK_CHUNK = 5000
 
 withdrawal_consequences = _consequences
 
@@ -122,14 +107,6 @@ class Proof:
     user_agent: str | None = None
     client_addr: str | None = None  # already truncated by the caller; truncated again here
     guardian_id: str | None = None
-
-
-@dataclass
-class Decision:
-    subject_id: str
-    purpose: str
-    allowed: bool
-    reason: str
 
 
 def _truncate_addr(value: str | None) -> str | None:
@@ -197,6 +174,19 @@ def _check_guardian(policy: Policy, minors: set[str], proof: Proof) -> None:
         )
 
 
+def _require_published(session: PrivasiSession, number: int) -> None:
+    """A proof names the notice the person saw: it must be a version the organisation published."""
+    published = session.scalar(
+        select(PolicyVersion.id).where(
+            PolicyVersion.number == number, PolicyVersion.status == "published"
+        )
+    )
+    if published is None:
+        raise ValidationFailed(
+            f"policy version {number} was never published", field="proof.policy_version"
+        )
+
+
 def _check_guardian_link(session: PrivasiSession, ids: list[str], guardian_id: str) -> None:
     for sid in ids:
         if not subjects.is_guardian(session, sid, guardian_id):
@@ -215,6 +205,10 @@ class _Locked:
 
 _STATES: Table = ConsentState.__table__  # type: ignore[assignment]
 _EVENTS: Table = ConsentEvent.__table__  # type: ignore[assignment]
+_MOVED = (
+    "seq", "status", "event_id", "policy_version", "guardian_id", "changed_at", "renew_from",
+    "renew_version",
+)  # fmt: skip
 
 
 def _lock_states(
@@ -224,13 +218,15 @@ def _lock_states(
     (FOR UPDATE on PostgreSQL; the insert has taken SQLite's single write lock already).
     Core statements throughout: ORM objects for thousands of rows cost more than the writes."""
     org_id = session.require_org()
-    session.execute(
-        _insert(session)(_STATES).on_conflict_do_nothing(index_elements=["subject_id", "purpose"]),
+    bulk.insert_rows(
+        session,
+        _STATES,
         [{"org_id": org_id, "subject_id": s, "purpose": purpose, "seq": 0} for s in subject_ids],
+        conflict=["subject_id", "purpose"],
     )
     t = _STATES.c
     states: dict[str, _Locked] = {}
-    for chunk in _chunks(sorted(subject_ids), _CHECK_CHUNK):
+    for chunk in _chunks(sorted(subject_ids), CHECK_CHUNK):
         stmt = (
             select(t.subject_id, t.seq, t.guardian_id, t.renew_from, t.renew_version)
             .where(t.purpose == purpose, t.subject_id.in_(chunk))
@@ -262,7 +258,7 @@ def _store_text(session: PrivasiSession, proof: Proof) -> str:
 def known_subjects(session: PrivasiSession, subject_ids: Sequence[str]) -> set[str]:
     """Which of these ids are subjects of the session's organisation."""
     found: set[str] = set()
-    for chunk in _chunks(list(subject_ids), _CHECK_CHUNK):
+    for chunk in _chunks(list(subject_ids), CHECK_CHUNK):
         found.update(session.scalars(select(Subject.id).where(Subject.id.in_(chunk))))
     return found
 
@@ -291,6 +287,8 @@ def _record(
     if action == GRANTED:
         _check_guardian(policy, minors, proof)
     version = proof.policy_version if proof.policy_version is not None else version_number
+    if version != version_number:
+        _require_published(session, version)
     sha = _store_text(session, proof)
     states = _lock_states(session, ids, rule.id)
     now = utcnow()
@@ -325,8 +323,9 @@ def _record(
         granted = action == GRANTED
         moves.append(
             {
-                "b_subject": sid,
-                "b_purpose": rule.id,
+                "org_id": org_id,
+                "subject_id": sid,
+                "purpose": rule.id,
                 "seq": seq,
                 "status": action,
                 "event_id": event_id,
@@ -337,25 +336,8 @@ def _record(
                 "renew_version": None if granted else state.renew_version,
             }
         )
-    session.execute(insert(_EVENTS), events)
-    table = _STATES
-    session.execute(
-        update(table)
-        .where(
-            table.c.subject_id == bindparam("b_subject"), table.c.purpose == bindparam("b_purpose")
-        )
-        .values(
-            seq=bindparam("seq"),
-            status=bindparam("status"),
-            event_id=bindparam("event_id"),
-            policy_version=bindparam("policy_version"),
-            guardian_id=bindparam("guardian_id"),
-            changed_at=bindparam("changed_at"),
-            renew_from=bindparam("renew_from"),
-            renew_version=bindparam("renew_version"),
-        ),
-        moves,
-    )
+    bulk.insert_rows(session, _EVENTS, events)
+    bulk.insert_rows(session, _STATES, moves, conflict=["subject_id", "purpose"], update=_MOVED)
     # Projection rows this session loaded earlier would be stale now.
     for obj in [o for o in session.identity_map.values() if isinstance(o, ConsentState)]:
         session.expire(obj)
@@ -462,122 +444,6 @@ def get_event(session: PrivasiSession, event_id: str) -> ConsentEvent:
     if event is None:
         raise NotFound("consent event not found")
     return event
-
-
-# --- checking ----------------------------------------------------------------------------------
-
-
-def _objects(objections: list[str], purpose: str) -> bool:
-    return "*" in objections or purpose in objections
-
-
-@dataclass
-class _Row:
-    restricted: bool
-    objections: list[str]
-    status: str | None
-    guardian_id: str | None
-    renew_from: date | None
-    minor: bool | None  # None: computed for another minimum age, ask the subjects service
-
-
-def _rows(session: PrivasiSession, ids: list[str], purpose: str, policy: Policy) -> dict[str, _Row]:
-    """Everything a check needs about these subjects, in one query per chunk of 5,000.
-
-    Objections are read as text and parsed only when not empty, and the minor flag comes from
-    the stored ``minor_until``: parsing JSON or opening keys for 10,000 rows would dominate."""
-    today = utcnow().date()
-    minimum = policy.minors.minimum_age
-    out: dict[str, _Row] = {}
-    for chunk in _chunks(ids, _CHECK_CHUNK):
-        stmt = (
-            select(
-                Subject.id,
-                Subject.restricted,
-                cast(Subject.objections, String),
-                Subject.age_enc.is_not(None),
-                Subject.minor_until,
-                Subject.minor_age,
-                ConsentState.status,
-                ConsentState.guardian_id,
-                ConsentState.renew_from,
-            )
-            .outerjoin(
-                ConsentState,
-                and_(ConsentState.subject_id == Subject.id, ConsentState.purpose == purpose),
-            )
-            .where(Subject.id.in_(chunk))
-        )
-        for (
-            sid,
-            restricted,
-            objections,
-            aged,
-            until,
-            age,
-            status,
-            guardian,
-            renew,
-        ) in session.execute(stmt):
-            minor: bool | None = False
-            if aged:
-                minor = (until is not None and until > today) if age == minimum else None
-            out[sid] = _Row(
-                bool(restricted),
-                json.loads(objections) if objections and objections != "[]" else [],
-                status,
-                guardian,
-                renew,
-                minor,
-            )
-    return out
-
-
-def check(session: PrivasiSession, subject_ids: list[str], purpose: str) -> list[Decision]:
-    """May each subject's data be used for ``purpose`` now? One decision per id, in order."""
-    if len(subject_ids) > MAX_CHECK:
-        raise ValidationFailed(f"at most {MAX_CHECK} subjects per check", field="subject_ids")
-    policy, _ = policy_in_effect(session)
-    rule = rule_for(policy, purpose)
-    if rule is None:
-        return [Decision(s, purpose, False, "unknown_purpose") for s in subject_ids]
-    rows = _rows(session, list(dict.fromkeys(subject_ids)), rule.id, policy)
-    today = utcnow().date()
-    kept = rule.id in KEPT_UNDER_RESTRICTION_IDS or rule.basis in KEPT_UNDER_RESTRICTION_BASES
-    consent_based = rule.basis == LegalBasis.consent.value
-    name = rule.id
-
-    def decide(sid: str) -> Decision:
-        row = rows.get(sid)
-        if row is None:
-            return Decision(sid, name, False, "unknown_subject")
-        if row.restricted and not kept:
-            return Decision(sid, name, False, "restricted")
-        if rule.basis == ESSENTIAL:
-            return Decision(sid, name, True, "essential")
-        if not consent_based:
-            if rule.basis == LegalBasis.legitimate_interest.value and _objects(
-                row.objections, name
-            ):
-                return Decision(sid, name, False, "objection")
-            return Decision(sid, name, True, rule.basis)
-        if row.objections and _objects(row.objections, name):
-            return Decision(sid, name, False, "objection")
-        if row.status is None:
-            return Decision(sid, name, False, "no_consent")
-        if row.status != GRANTED:
-            return Decision(sid, name, False, row.status)
-        if row.renew_from is not None and row.renew_from <= today:
-            return Decision(sid, name, False, EXPIRED)
-        if row.guardian_id is None:
-            minor = row.minor
-            if minor is None:
-                minor = subjects.is_minor(session, subjects.get_subject(session, sid), policy)
-            if minor:
-                return Decision(sid, name, False, "minor_without_guardian")
-        return Decision(sid, name, True, "consent")
-
-    return [decide(sid) for sid in subject_ids]
 
 
 # --- material policy changes (used by privasi.consent.renewal) ---------------------------------
