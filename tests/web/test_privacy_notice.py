@@ -33,6 +33,8 @@ def test_public_notice_in_both_languages_with_history(client, db, make_org):
     assert "Groq" in en.text and "Groq" in idn.text
     assert "Version 1" in en.text and "Version 2" in en.text
     assert "takes effect later" in en.text
+    assert 'href="/privacy/digimetalab/consent"' in en.text
+    assert 'href="/privacy/digimetalab/request"' in en.text
     assert "Versi 2" in idn.text and "akan berlaku nanti" in idn.text
     assert en.headers["content-security-policy"].startswith("default-src 'self'")
 
