@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import String, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 
 from privasi.db import PrivasiSession
@@ -66,3 +66,11 @@ def insert_rows(
             sql += f" ON CONFLICT ({target}) DO NOTHING"
     params = {f"c{i}": [row[c] for row in rows] for i, c in enumerate(columns)}
     session.connection().exec_driver_sql(sql, params)
+
+
+def among(session: PrivasiSession, column: Any, ids: list[str]) -> Any:
+    """``column IN ids`` as one array parameter on PostgreSQL (``= ANY(...)``: a short statement
+    the driver caches, whatever the list's length), a plain IN list elsewhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(String)))
+    return column.in_(ids)

@@ -14,6 +14,7 @@ from datetime import date
 
 from sqlalchemy import String, and_, cast, select
 
+from privasi.consent import bulk
 from privasi.consent.models import ConsentState
 from privasi.consent.purposes import (
     ESSENTIAL,
@@ -103,7 +104,7 @@ def _rows(session: PrivasiSession, ids: list[str], purpose: str, policy: Policy)
                 ConsentState,
                 and_(ConsentState.subject_id == Subject.id, ConsentState.purpose == purpose),
             )
-            .where(Subject.id.in_(chunk))
+            .where(bulk.among(session, Subject.id, chunk))
         )
         for (
             sid,

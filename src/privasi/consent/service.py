@@ -229,7 +229,7 @@ def _lock_states(
     for chunk in _chunks(sorted(subject_ids), CHECK_CHUNK):
         stmt = (
             select(t.subject_id, t.seq, t.guardian_id, t.renew_from, t.renew_version)
-            .where(t.purpose == purpose, t.subject_id.in_(chunk))
+            .where(t.purpose == purpose, bulk.among(session, t.subject_id, list(chunk)))
             .order_by(t.subject_id)
             .with_for_update()
         )
@@ -259,7 +259,9 @@ def known_subjects(session: PrivasiSession, subject_ids: Sequence[str]) -> set[s
     """Which of these ids are subjects of the session's organisation."""
     found: set[str] = set()
     for chunk in _chunks(list(subject_ids), CHECK_CHUNK):
-        found.update(session.scalars(select(Subject.id).where(Subject.id.in_(chunk))))
+        found.update(
+            session.scalars(select(Subject.id).where(bulk.among(session, Subject.id, list(chunk))))
+        )
     return found
 
 
