@@ -181,3 +181,79 @@ def test_status_page_data_holds_no_personal_data(db: Any, warung: Any, customer:
         rights.request_status_public(db, "warung-contoh", token + "x")
     with pytest.raises(rights.NotFound):
         rights.request_status_public(db, "warung-lain", token)
+
+
+def test_a_guardian_on_record_proves_who_they_are_with_their_own_address(
+    client: Any, db: Any, settings: Any, warung: Any
+) -> None:
+    import mailbox
+    from datetime import date
+
+    from privasi import worker
+    from privasi.subjects import service as subjects
+
+    with db.session(warung.id) as s:
+        principal = orgs.system_principal(warung.id, "test")
+        child = subjects.find_or_create(
+            s, principal, {"email": "dimas.kecil@contoh.example"}, birth_date=date(2015, 4, 2)
+        )
+        mother = subjects.find_or_create(s, principal, {"email": "ibu.rina@contoh.example"})
+        stranger = subjects.find_or_create(s, principal, {"email": "orang.asing@contoh.example"})
+        subjects.link_guardian(s, principal, child, mother, "parent")
+    refused = client.post(
+        "/api/v1/requests",
+        json={
+            "type": "erasure",
+            "subject_id": child.id,
+            "requester_kind": "guardian",
+            "requester_subject_id": stranger.id,
+        },
+        headers=warung.headers,
+    )
+    assert refused.status_code == 422
+    created = client.post(
+        "/api/v1/requests",
+        json={
+            "type": "access",
+            "subject_id": child.id,
+            "requester_kind": "guardian",
+            "requester_subject_id": mother.id,
+        },
+        headers=warung.headers,
+    )
+    assert created.status_code == 201, created.text
+    request_id = created.json()["id"]
+    client.post(f"/api/v1/requests/{request_id}/verification/code", json={}, headers=warung.headers)
+    worker.tick(db)
+    mails = list(mailbox.Maildir(settings.data_dir / "mail"))
+    assert {m["To"] for m in mails} == {"ibu.rina@contoh.example"}
+    code_mail = next(m for m in mails if "verifikasi" in m["Subject"].lower())
+    text = code_mail.get_payload()[0].get_payload(decode=True).decode()
+    import re
+
+    code = re.search(r"\b(\d{6})\b", text)
+    assert code is not None
+    checked = client.post(
+        f"/api/v1/requests/{request_id}/verification/code/check",
+        json={"code": code.group(1)},
+        headers=warung.headers,
+    )
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["verification_method"] == "email_code"
+
+
+def test_asking_the_requester_sends_them_the_question(
+    client: Any, warung: Any, customer: str, outbox: Any
+) -> None:
+    created = client.post(
+        "/api/v1/requests", json={"type": "access", "subject_id": customer}, headers=warung.headers
+    ).json()
+    for note in ("Mohon kirim nomor pesanan", "Mohon kirim juga tanggal pesanan"):
+        client.post(
+            f"/api/v1/requests/{created['id']}/await-requester",
+            json={"note": note},
+            headers=warung.headers,
+        )
+        client.post(f"/api/v1/requests/{created['id']}/resume", headers=warung.headers)
+    asked = [m for m in outbox(warung.id) if m.template == "rights_awaiting_requester"]
+    assert len(asked) == 2

@@ -138,8 +138,10 @@ def _erase_rows(
     subject: Subject,
     principal: Principal,
 ) -> None:
-    address = subjects.contact_for(session, subject, "email")
-    if address is not None:
+    # A guardian's address is not erased with the child's data: only the subject's is captured.
+    guardian = request.requester_subject_id is not None
+    address = None if guardian else subjects.contact_for(session, subject, "email")
+    if address is not None or guardian:
         tasks = rights.tasks_of(session, request)
         kept = [k for t in tasks for k in (t.result or {}).get("kept", [])]
         # Sealed under the organisation's key: the subject's key is about to be destroyed.

@@ -91,10 +91,10 @@ def verify_session_token(
     subject = subjects.find_by_identifier(session, data["kind"], data["sub"])
     if subject is None:
         raise TokenInvalid("the token names nobody on record")
-    if request.subject_id is None:
+    if request.subject_id is None and request.requester_subject_id is None:
         rights.match_subject(session, principal, request, subject.id)
-    elif subject.id != request.subject_id:
-        raise TokenInvalid("the token names someone other than the request's subject")
+    elif subject.id != rights.requester_id(request):
+        raise TokenInvalid("the token names someone other than the requester")
     return rights.mark_verified(session, principal, request, "account_login")
 
 
@@ -112,10 +112,11 @@ def send_code(
         raise Conflict("match the request to a subject first: a code goes to an address on record")
     if channel not in CODE_METHOD:
         raise ValidationFailed("channel is email, whatsapp or phone", field="channel")
-    subject = subjects.get_subject(session, request.subject_id)
+    # A guardian proves who they are with their own address, not the child's.
+    subject = subjects.get_subject(session, rights.requester_id(request) or request.subject_id)
     address = subjects.contact_for(session, subject, channel)
     if address is None:
-        raise Conflict(f"no {channel} address is on record for this subject")
+        raise Conflict(f"no {channel} address is on record for the requester")
     issued = verification.issue(
         session,
         purpose=PURPOSE,
@@ -146,7 +147,7 @@ def check_code(
     if request.challenge_id is None:
         raise NotFound("no code was sent for this request")
     challenge = verification.verify(session, request.challenge_id, code, purpose=PURPOSE)
-    if challenge.subject_id != request.subject_id:
+    if challenge.subject_id != rights.requester_id(request):
         raise TokenInvalid("the code was sent for someone else")
     return rights.mark_verified(
         session, principal, request, CODE_METHOD.get(challenge.channel, "email_code")

@@ -52,6 +52,8 @@ class RightsRequest(TenantMixin, Base):
     requester_kind: Mapped[str] = mapped_column(String(16), default="subject")
     # Who acts for the subject (a guardian's subject id, an agent's reference); never a value.
     requester_note: Mapped[str | None] = mapped_column(Text, default=None)
+    # A guardian known as a subject: codes and answers go to them, not to the minor.
+    requester_subject_id: Mapped[str | None] = mapped_column(String(36), default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_at: Mapped[datetime]
     deadline_basis: Mapped[str] = mapped_column(String(40), default="")

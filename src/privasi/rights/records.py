@@ -133,6 +133,11 @@ def status_token(session: PrivasiSession, request: RightsRequest) -> str:
     )
 
 
+def requester_id(request: RightsRequest) -> str | None:
+    """The subject who asked: a guardian on record, else the subject the request is about."""
+    return request.requester_subject_id or request.subject_id
+
+
 def tell_requester(
     session: PrivasiSession,
     request: RightsRequest,
@@ -140,12 +145,14 @@ def tell_requester(
     extra: dict[str, Any] | None = None,
     *,
     to: str | None = None,
+    occasion: str = "",
 ) -> bool:
     """A message to the requester through the outbox, when an address is on record."""
+    who = requester_id(request)
     if to is None:
-        if request.subject_id is None:
+        if who is None:
             return False
-        subject = subjects.get_subject(session, request.subject_id)
+        subject = subjects.get_subject(session, who)
         if subjects.contact_for(session, subject, "email") is None:
             return False
     zone = deadlines.org_zone(session)
@@ -162,9 +169,9 @@ def tell_requester(
         template=template,
         lang=request.lang,
         params=params,
-        subject_id=None if to is not None else request.subject_id,
+        subject_id=None if to is not None else who,
         to=to,
-        dedupe_key=f"rights:{request.id}:{template}",
+        dedupe_key=f"rights:{request.id}:{template}{occasion}",
     )
     return True
 
@@ -205,6 +212,7 @@ def evidence(session: PrivasiSession, request: RightsRequest) -> dict[str, Any]:
             "status": request.status,
             "channel": request.channel,
             "requester_kind": request.requester_kind,
+            "requester_subject_id": request.requester_subject_id,
             "subject_id": request.subject_id,
             "received_at": request.received_at.isoformat(),
             "due_at": request.due_at.isoformat(),

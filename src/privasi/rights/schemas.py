@@ -30,6 +30,9 @@ class RequestIn(BaseModel):
     subject_id: str | None = Field(None, max_length=36)
     requester_kind: Literal["subject", "guardian", "agent"] = "subject"
     requester_note: str | None = Field(None, max_length=2000)
+    requester_subject_id: str | None = Field(
+        None, max_length=36, description="a guardian or agent on record acting for the subject"
+    )
     details: dict[str, Any] | None = Field(
         None,
         description="rectification: {'changes': {field: value}}; objection or withdrawal: "
@@ -70,6 +73,7 @@ class RequestOut(BaseModel):
     subject_id: str | None
     channel: str
     requester_kind: str
+    requester_subject_id: str | None
     received_at: datetime
     due_at: datetime
     due_at_local: str | None

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from privasi.db import PrivasiSession, utcnow
+from privasi.db import PrivasiSession, new_id, utcnow
 from privasi.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from privasi.orgs import service as orgs
 from privasi.orgs.service import Principal
@@ -39,6 +39,7 @@ from privasi.rights.records import (
     evidence,
     kept_lines,
     request_status_public,
+    requester_id,
     seal_details,
     status_token,
     tasks_of,
@@ -68,6 +69,7 @@ __all__ = [
     "list_requests",
     "mark_verified",
     "request_status_public",
+    "requester_id",
     "seal_details",
     "status_token",
     "submit",
@@ -148,6 +150,7 @@ def submit(
     subject_id: str | None = None,
     requester_kind: str = "subject",
     requester_note: str | None = None,
+    requester_subject_id: str | None = None,
     details: dict[str, Any] | None = None,
     lang: str = "id",
     received_at: datetime | None = None,
@@ -165,7 +168,16 @@ def submit(
         raise ValidationFailed(
             f"requester_kind must be one of {', '.join(REQUESTER_KINDS)}", field="requester_kind"
         )
-    if requester_kind != "subject" and not (requester_note or "").strip():
+    if requester_subject_id is not None and requester_kind == "subject":
+        raise ValidationFailed(
+            "requester_subject_id is for a guardian or agent acting for the subject",
+            field="requester_subject_id",
+        )
+    if (
+        requester_kind != "subject"
+        and requester_subject_id is None
+        and not (requester_note or "").strip()
+    ):
         raise ValidationFailed(
             "a guardian or agent request needs requester_note: who acts and what proves it",
             field="requester_note",
@@ -187,6 +199,8 @@ def submit(
         subject = subjects.get_subject(session, subject_id)
     elif identifiers:
         subject = subjects.find_existing(session, identifiers)
+    if requester_subject_id is not None:
+        _check_requester(session, requester_kind, subject, requester_subject_id)
     deadline = deadlines.compute(session, type, received)
     token = secrets.token_urlsafe(24)
     request = RightsRequest(
@@ -197,6 +211,7 @@ def submit(
         channel=channel,
         requester_kind=requester_kind,
         requester_note=requester_note,
+        requester_subject_id=requester_subject_id,
         received_at=received,
         due_at=deadline.due_at,
         deadline_basis=f"{deadline.basis}:{deadline.period}",
@@ -225,6 +240,20 @@ def submit(
     )
     tell_requester(session, request, "rights_received")
     return request
+
+
+def _check_requester(
+    session: PrivasiSession, kind: str, subject: Any, requester_subject_id: str
+) -> None:
+    subjects.get_subject(session, requester_subject_id)
+    if kind == "guardian" and (
+        subject is None or not subjects.is_guardian(session, subject.id, requester_subject_id)
+    ):
+        raise ValidationFailed(
+            "the requester is not a guardian linked to this subject; link the guardian first "
+            "or describe the proof in requester_note",
+            field="requester_subject_id",
+        )
 
 
 def get_request(session: PrivasiSession, request_id_or_number: str) -> RightsRequest:
@@ -347,6 +376,10 @@ def await_requester(
     request.waiting_since = request.waiting_since or utcnow()
     session.flush()
     audit_step(session, principal, request, "request.awaiting_requester")
+    # Each question is its own message; the outbox row is written with the state change.
+    tell_requester(
+        session, request, "rights_awaiting_requester", {"note": note}, occasion=f":{new_id()}"
+    )
     return request
 
 

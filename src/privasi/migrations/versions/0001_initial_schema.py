@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 00:03:38.861142
+Create Date: 2026-11-22 00:16:23.545683
 """
 
 from __future__ import annotations
@@ -349,6 +349,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=24), nullable=False),
         sa.Column("requester_kind", sa.String(length=16), nullable=False),
         sa.Column("requester_note", sa.Text(), nullable=True),
+        sa.Column("requester_subject_id", sa.String(length=36), nullable=True),
         sa.Column("received_at", privasi.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("due_at", privasi.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("deadline_basis", sa.String(length=40), nullable=False),
