@@ -10,6 +10,7 @@ import pytest
 from privasi import worker
 from privasi.consent import service as consent
 from privasi.notify import service as notify
+from privasi.rights import service as rights
 from privasi.subjects import service as subjects
 from privasi.vault.service import vault_for
 
@@ -335,7 +336,7 @@ def test_unknown_identifier_is_recorded_then_matched(
 
 
 def test_guardian_request_needs_a_note_and_idempotency_key_replays(
-    client: Any, warung: Any, customer: str
+    client: Any, db: Any, warung: Any, customer: str
 ) -> None:
     missing = client.post(
         "/api/v1/requests",
@@ -356,3 +357,8 @@ def test_guardian_request_needs_a_note_and_idempotency_key_replays(
     assert first.json()["id"] == second.json()["id"]
     listing = client.get("/api/v1/requests", headers=warung.headers).json()
     assert len(listing["items"]) == 1
+    detail = client.get(f"/api/v1/requests/{first.json()['id']}", headers=warung.headers).json()
+    assert detail["requester_note"] == "Ibu kandung; akta kelahiran diperiksa"
+    with db.session(warung.id) as s:
+        stored = rights.get_request(s, detail["id"])
+        assert stored.requester_note is None and "Ibu" not in (stored.details_enc or "")

@@ -52,7 +52,7 @@ def _out(ctx: Ctx, request: RightsRequest) -> dict[str, Any]:
 def _detail(ctx: Ctx, request: RightsRequest) -> schemas.RequestDetail:
     return schemas.RequestDetail(
         **_out(ctx, request),
-        requester_note=request.requester_note,
+        requester_note=rights.details_of(ctx.session, request).get("requester_note"),
         verification_note=request.verification_note,
         denial_note=request.denial_note,
         not_before=request.not_before,

@@ -50,7 +50,7 @@ class RightsRequest(TenantMixin, Base):
     subject_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
     channel: Mapped[str] = mapped_column(String(24))
     requester_kind: Mapped[str] = mapped_column(String(16), default="subject")
-    # Who acts for the subject (a guardian's subject id, an agent's reference); never a value.
+    # Unused for new requests: the note is sealed with the details (it may name a person).
     requester_note: Mapped[str | None] = mapped_column(Text, default=None)
     # A guardian known as a subject: codes and answers go to them, not to the minor.
     requester_subject_id: Mapped[str | None] = mapped_column(String(36), default=None)

@@ -210,7 +210,7 @@ def submit(
         subject_id=subject.id if subject else None,
         channel=channel,
         requester_kind=requester_kind,
-        requester_note=requester_note,
+        requester_note=None,  # sealed with the details: it may name the agent or guardian
         requester_subject_id=requester_subject_id,
         received_at=received,
         due_at=deadline.due_at,
@@ -225,7 +225,8 @@ def submit(
     request.status_token_enc = vault_for(session).seal_for_org(
         request.org_id, "secrets", token.encode(), f"rights_status:{request.id}"
     )
-    seal_details(session, request, clean)
+    note = (requester_note or "").strip()
+    seal_details(session, request, {**clean, "requester_note": note} if note else clean)
     session.flush()
     audit_step(
         session,
