@@ -139,7 +139,7 @@ def test_five_wrong_codes_lock_the_challenge_and_each_attempt_counts(
     assert locked.status_code == 423
 
 
-def test_staff_verification_needs_a_note(client: Any, warung: Any, customer: str) -> None:
+def test_staff_verification_needs_a_note(client: Any, db: Any, warung: Any, customer: str) -> None:
     created = client.post(
         "/api/v1/requests",
         json={"type": "restriction", "subject_id": customer},
@@ -159,6 +159,11 @@ def test_staff_verification_needs_a_note(client: Any, warung: Any, customer: str
     assert ok.status_code == 200
     assert ok.json()["verification_method"] == "staff_review"
     assert ok.json()["verification_note"] == "KTP dicocokkan lewat panggilan video"
+    with db.session(warung.id) as s:
+        stored = rights.get_request(s, created["id"])
+        assert stored.verification_note and "KTP" not in stored.verification_note
+        evidence = rights.evidence(s, stored)
+        assert evidence["request"]["verification_note"] == "KTP dicocokkan lewat panggilan video"
 
 
 def test_status_page_data_holds_no_personal_data(db: Any, warung: Any, customer: str) -> None:

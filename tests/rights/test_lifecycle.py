@@ -111,6 +111,10 @@ def test_request_types_run_end_to_end(
     done = _finish_crm(client, warung, detail)
     assert done["status"] == "completed"
     assert done["outcome"]["on_time"] is True
+    crm_done = next(t for t in done["tasks"] if t["system_id"] == "crm")
+    assert crm_done["note"] == "dikerjakan di CRM" and crm_done["completed_by"].startswith(
+        "api_key:"
+    )
 
     with db.session(warung.id) as s:
         sari = subjects.get_subject(s, customer)
@@ -281,6 +285,7 @@ def test_denial_records_the_ground_and_tells_the_requester(
     assert denied.status_code == 200
     assert denied.json()["status"] == "denied"
     assert denied.json()["denial_ground"] == "pasal_33_other_person"
+    assert denied.json()["denial_note"] == "Data berisi percakapan orang lain."
     assert "rights_denied" in [m.template for m in outbox(warung.id)]
     again = client.post(
         f"/api/v1/requests/{created['id']}/verification/staff",

@@ -14,7 +14,7 @@ from privasi.http.deps import Ctx, ctx_for, truncated_client
 from privasi.http.idempotency import run_idempotent
 from privasi.rights import actions, deadlines, execution, identity, schemas
 from privasi.rights import service as rights
-from privasi.rights.models import OPEN_STATUSES, RightsRequest
+from privasi.rights.models import OPEN_STATUSES, RequestTask, RightsRequest
 
 router = APIRouter(prefix="/api/v1/requests", tags=["rights requests"])
 
@@ -49,14 +49,24 @@ def _out(ctx: Ctx, request: RightsRequest) -> dict[str, Any]:
     }
 
 
+def _task(ctx: Ctx, task: RequestTask) -> schemas.TaskOut:
+    out = schemas.TaskOut.model_validate(task)
+    out.note = rights.open_note(ctx.session, task.org_id, f"task:{task.id}", task.note)
+    return out
+
+
 def _detail(ctx: Ctx, request: RightsRequest) -> schemas.RequestDetail:
     return schemas.RequestDetail(
         **_out(ctx, request),
         requester_note=rights.details_of(ctx.session, request).get("requester_note"),
-        verification_note=request.verification_note,
-        denial_note=request.denial_note,
+        verification_note=rights.open_note(
+            ctx.session, request.org_id, f"{request.id}:verification", request.verification_note
+        ),
+        denial_note=rights.open_note(
+            ctx.session, request.org_id, f"{request.id}:closing", request.denial_note
+        ),
         not_before=request.not_before,
-        tasks=[schemas.TaskOut.model_validate(t) for t in rights.tasks_of(ctx.session, request)],
+        tasks=[_task(ctx, t) for t in rights.tasks_of(ctx.session, request)],
     )
 
 

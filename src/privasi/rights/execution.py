@@ -331,7 +331,7 @@ def complete_task(
     if task.status in ("done", "skipped"):
         return task
     task.status = status
-    task.note = (note or "")[:2000] or None
+    task.note = rights.seal_note(session, request.org_id, f"task:{task.id}", (note or "")[:2000])
     task.completed_at = utcnow()
     task.completed_by = principal.actor[:100]
     if kept is not None:

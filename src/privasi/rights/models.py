@@ -72,6 +72,8 @@ class RightsRequest(TenantMixin, Base):
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     denial_ground: Mapped[str | None] = mapped_column(String(40), default=None)
+    # Sealed under the organisation's key (see records.seal_note), like verification_note:
+    # why the request was denied or cancelled.
     denial_note: Mapped[str | None] = mapped_column(Text, default=None)
     assigned_to: Mapped[str | None] = mapped_column(String(36), default=None)
     # Request details (rectification values, purposes) sealed with the subject's key, or the

@@ -133,6 +133,25 @@ def status_token(session: PrivasiSession, request: RightsRequest) -> str:
     )
 
 
+def seal_note(session: PrivasiSession, org_id: str, aad: str, text: str | None) -> str | None:
+    """Staff notes may quote an identity document or a name: kept under the organisation's key
+    (not the subject's, so the evidence of how a request was handled outlives an erasure)."""
+    if not text:
+        return None
+    return vault_for(session).seal_for_org(org_id, "secrets", text.encode(), f"rights_note:{aad}")
+
+
+def open_note(session: PrivasiSession, org_id: str, aad: str, token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        return (
+            vault_for(session).open_for_org(org_id, "secrets", token, f"rights_note:{aad}").decode()
+        )
+    except VaultError:
+        return None
+
+
 def requester_id(request: RightsRequest) -> str | None:
     """The subject who asked: a guardian on record, else the subject the request is about."""
     return request.requester_subject_id or request.subject_id
@@ -220,6 +239,9 @@ def evidence(session: PrivasiSession, request: RightsRequest) -> dict[str, Any]:
             "deadline_basis": request.deadline_basis,
             "verified_at": request.verified_at.isoformat() if request.verified_at else None,
             "verification_method": request.verification_method,
+            "verification_note": open_note(
+                session, request.org_id, f"{request.id}:verification", request.verification_note
+            ),
             "completed_at": request.completed_at.isoformat() if request.completed_at else None,
             "waiting_seconds": deadlines.waiting_seconds(request, now),
             "on_time": (request.completed_at or now) <= request.due_at,

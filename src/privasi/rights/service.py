@@ -38,9 +38,11 @@ from privasi.rights.records import (
     display_number,
     evidence,
     kept_lines,
+    open_note,
     request_status_public,
     requester_id,
     seal_details,
+    seal_note,
     status_token,
     tasks_of,
     tell_requester,
@@ -68,6 +70,7 @@ __all__ = [
     "kept_lines",
     "list_requests",
     "mark_verified",
+    "open_note",
     "request_status_public",
     "requester_id",
     "seal_details",
@@ -417,7 +420,9 @@ def mark_verified(
     stop_waiting(request, now)
     request.verified_at = now
     request.verification_method = method
-    request.verification_note = note
+    request.verification_note = seal_note(
+        session, request.org_id, f"{request.id}:verification", note
+    )
     request.status = "in_progress"
     session.flush()
     audit_step(session, principal, request, "request.verified", method=method)
@@ -469,7 +474,7 @@ def deny(
     stop_waiting(request, now)
     request.status = "denied"
     request.denial_ground = ground
-    request.denial_note = note
+    request.denial_note = seal_note(session, request.org_id, f"{request.id}:closing", note)
     request.completed_at = now
     session.execute(
         update(RequestTask)
@@ -508,7 +513,9 @@ def cancel(
     stop_waiting(request, now)
     request.status = "cancelled"
     request.completed_at = now
-    request.outcome = {**(request.outcome or {}), "cancelled": {"note": note[:MAX_NOTE]}}
+    request.denial_note = seal_note(
+        session, request.org_id, f"{request.id}:closing", note[:MAX_NOTE]
+    )
     session.execute(
         update(RequestTask)
         .where(RequestTask.request_id == request.id, RequestTask.status == "pending")
