@@ -44,6 +44,27 @@ class PatternSpec(_Strict):
     # begin; `regex` is then anchored right after each trigger. Case-insensitive keyword
     # alternations are slow in `re`; plain lower-case literals are fast.
     trigger: str | None = None
+    # The preferred fast path: literal keywords (matched in the lower-cased text as whole
+    # words: no letter, digit or underscore before, no letter after) found for all
+    # recognizers at once by one Aho-Corasick automaton; `regex` is anchored right after
+    # each. With `keyword_suffixes`, the keywords are every keyword followed by every
+    # suffix (list "" to keep the bare keyword).
+    keywords: list[str] = []
+    keyword_suffixes: list[str] = []
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> PatternSpec:
+        if self.trigger is not None and self.keywords:
+            raise ValueError(f"pattern {self.name}: use either `trigger` or `keywords`")
+        if self.keyword_suffixes and not self.keywords:
+            raise ValueError(f"pattern {self.name}: `keyword_suffixes` needs `keywords`")
+        return self
+
+    def expanded_keywords(self) -> tuple[str, ...]:
+        words = {w.lower() for w in self.keywords}
+        if self.keyword_suffixes:
+            words = {f"{w}{s.lower()}" for w in words for s in self.keyword_suffixes}
+        return tuple(sorted(words))
 
     @field_validator("regex", "trigger")
     @classmethod
@@ -132,6 +153,11 @@ class CompiledPattern:
     validator_fn: Validator | None = None
     score: float = 0.0
     group: int | str = 0
+    keywords: tuple[str, ...] = ()
+    # the prefilter split for the keyword index: words looked up in its scan, single
+    # characters tested with `in` (one C call, cheaper than an automaton hit per comma)
+    any_words: frozenset[str] = frozenset()
+    any_chars: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -156,9 +182,21 @@ class CompiledRecognizer:
     # the lower-cased text is scanned once instead of once per pattern
     trigger_re: re.Pattern[str] | None = None
     trigger_patterns: dict[str, CompiledPattern] = field(default_factory=dict)
+    keyword_patterns: list[CompiledPattern] = field(default_factory=list)
+    any_words: frozenset[str] = frozenset()
+    any_chars: tuple[str, ...] = ()
+
+
+def _split_prefilter(words: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    lowered = {w.lower() for w in words}
+    return (
+        frozenset(w for w in lowered if len(w) > 1),
+        tuple(sorted(w for w in lowered if len(w) == 1)),
+    )
 
 
 def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
+    rec_words, rec_chars = _split_prefilter(spec.prefilter.any_of)
     patterns = []
     for p in spec.patterns:
         flags = 0
@@ -174,6 +212,8 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
                 get_validator(name) if (name := p.validator or spec.validator) else None,
                 p.score,
                 p.group,
+                p.expanded_keywords(),
+                *_split_prefilter(p.prefilter.any_of),
             )
         )
     word_entity: dict[str, str | None] = {}
@@ -212,6 +252,9 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
         context_re=context_re,
         word_entity=word_entity,
         any_of=tuple(w.lower() for w in spec.prefilter.any_of),
+        keyword_patterns=[cp for cp in patterns if cp.keywords],
+        any_words=rec_words,
+        any_chars=rec_chars,
     )
 
 

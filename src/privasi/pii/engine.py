@@ -18,6 +18,7 @@ from .config import (
     load_recognizers,
 )
 from .functions import FUNCTIONS
+from .keywords import KeywordIndex
 from .language import detect_language
 from .types import ALL_ENTITIES, Finding, Language, PiiInputError
 
@@ -45,13 +46,30 @@ ENTITY_PRIORITY: dict[str, int] = {
 }
 
 
-def _contains_any(text: str, words: tuple[str, ...]) -> bool:
-    # a plain loop: about a third cheaper than any() over a generator, and it runs
-    # several times for every message
-    for w in words:  # noqa: SIM110
-        if w in text:
+def _prefilter_passes(
+    words: frozenset[str], chars: tuple[str, ...], present: set[str], lower: str
+) -> bool:
+    if words and not words.isdisjoint(present):
+        return True
+    for c in chars:  # noqa: SIM110  (a plain loop: cheaper than any() on a generator)
+        if c in lower:
             return True
     return False
+
+
+def _leftmost_longest(
+    hits: list[tuple[int, int, CompiledPattern]],
+) -> list[tuple[int, int, CompiledPattern]]:
+    """Keyword hits of one recognizer as a regex scan would take them: leftmost first,
+    the longest keyword at a position ("nama saya" over "nama"), none overlapping."""
+    hits.sort(key=lambda h: (h[0], h[0] - h[1]))
+    out = []
+    last_end = -1
+    for h in hits:
+        if h[0] >= last_end:
+            out.append(h)
+            last_end = h[1]
+    return out
 
 
 def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
@@ -117,6 +135,7 @@ class Detector:
     _compiled: list[CompiledRecognizer] = field(init=False, repr=False)
     _entities: frozenset[str] = field(init=False, repr=False)
     _language_gated: bool = field(init=False, repr=False, default=False)
+    _keywords: KeywordIndex[tuple[int, CompiledPattern]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         specs = list(self.recognizers) if self.recognizers is not None else list(default_specs())
@@ -136,6 +155,14 @@ class Detector:
                 compiled.function = FUNCTIONS[spec.function or ""]
             self._compiled.append(compiled)
         self._language_gated = any(c.languages is not None for c in self._compiled)
+        self._keywords = KeywordIndex()
+        for i, rec in enumerate(self._compiled):
+            self._keywords.add_substrings(rec.any_words)
+            for cp in rec.patterns:
+                self._keywords.add_substrings(cp.any_words)
+                for word in cp.keywords:
+                    self._keywords.add_trigger(word, (i, cp))
+        self._keywords.build()
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: object) -> Detector:
@@ -154,15 +181,21 @@ class Detector:
             lower = text.translate(_ASCII_LOWER)
         has_digit = _HAS_DIGIT.search(text) is not None
         has_long = has_digit and _LONG_NUMBER.search(text) is not None
+        present, keyword_hits = self._keywords.scan(lower)
+        by_recognizer: dict[int, list[tuple[int, int, CompiledPattern]]] = {}
+        for start, end, (i, cp) in keyword_hits:
+            by_recognizer.setdefault(i, []).append((start, end, cp))
         found: list[Finding] = []
         add = found.append
         # one flat loop (no generator per recognizer): this runs for every chat message
-        for rec in self._compiled:
+        for i, rec in enumerate(self._compiled):
             if rec.languages is not None and lang != "mixed" and lang not in rec.languages:
                 continue
             if (rec.needs_digit and not has_digit) or (rec.needs_long and not has_long):
                 continue
-            if rec.any_of and not _contains_any(lower, rec.any_of):
+            if (rec.any_words or rec.any_chars) and not _prefilter_passes(
+                rec.any_words, rec.any_chars, present, lower
+            ):
                 continue
             if rec.function is not None:
                 for s, e, sc in rec.function(text, rec.spec):
@@ -170,18 +203,32 @@ class Detector:
                     if f is not None:
                         add(f)
                 continue
+            hits = by_recognizer.get(i)
+            if hits:
+                for _, end, cp in _leftmost_longest(hits):
+                    if (cp.any_words or cp.any_chars) and not _prefilter_passes(
+                        cp.any_words, cp.any_chars, present, lower
+                    ):
+                        continue
+                    m = cp.regex.match(text, end)
+                    if m is not None:
+                        self._emit(rec, cp, m, text, lower, add)
             if rec.trigger_re is not None:
                 for t in rec.trigger_re.finditer(lower):
                     cp = rec.trigger_patterns[t.lastgroup or ""]
-                    if cp.any_of and not _contains_any(lower, cp.any_of):
+                    if (cp.any_words or cp.any_chars) and not _prefilter_passes(
+                        cp.any_words, cp.any_chars, present, lower
+                    ):
                         continue
                     m = cp.regex.match(text, t.end())
                     if m is not None:
                         self._emit(rec, cp, m, text, lower, add)
             for cp in rec.patterns:
-                if cp.trigger is not None:
+                if cp.trigger is not None or cp.keywords:
                     continue
-                if cp.any_of and not _contains_any(lower, cp.any_of):
+                if (cp.any_words or cp.any_chars) and not _prefilter_passes(
+                    cp.any_words, cp.any_chars, present, lower
+                ):
                     continue
                 for m in cp.regex.finditer(text):
                     self._emit(rec, cp, m, text, lower, add)
