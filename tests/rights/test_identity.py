@@ -262,3 +262,48 @@ def test_asking_the_requester_sends_them_the_question(
         client.post(f"/api/v1/requests/{created['id']}/resume", headers=warung.headers)
     asked = [m for m in outbox(warung.id) if m.template == "rights_awaiting_requester"]
     assert len(asked) == 2
+
+
+def test_codes_for_many_customers_from_one_business_server_are_not_throttled(
+    client: Any, db: Any, warung: Any
+) -> None:
+    from privasi.subjects import service as subjects
+
+    ids = []
+    with db.session(warung.id) as s:
+        principal = orgs.system_principal(warung.id, "test")
+        for n in range(25):
+            person = subjects.find_or_create(
+                s, principal, {"email": f"pelanggan{n}@contoh.example"}
+            )
+            ids.append(person.id)
+    answers = set()
+    for subject_id in ids:
+        created = client.post(
+            "/api/v1/requests",
+            json={"type": "access", "subject_id": subject_id},
+            headers=warung.headers,
+        ).json()
+        answers.add(
+            client.post(
+                f"/api/v1/requests/{created['id']}/verification/code",
+                json={},
+                headers=warung.headers,
+            ).status_code
+        )
+    assert answers == {200}
+
+
+def test_one_person_gets_at_most_five_codes_an_hour(
+    client: Any, warung: Any, customer: str
+) -> None:
+    created = client.post(
+        "/api/v1/requests", json={"type": "access", "subject_id": customer}, headers=warung.headers
+    ).json()
+    answers = [
+        client.post(
+            f"/api/v1/requests/{created['id']}/verification/code", json={}, headers=warung.headers
+        ).status_code
+        for _ in range(6)
+    ]
+    assert answers == [200] * 5 + [429]
