@@ -231,6 +231,7 @@ MATRIX: dict[tuple[str, str], Case] = {
         "resource", "rights_request", body={}
     ),
     ("POST", "/api/v1/requests/{request_id}/complete"): Case("resource", "rights_request"),
+    ("POST", "/api/v1/requests/{request_id}/retry"): Case("resource", "rights_request"),
     ("POST", "/integrations/meta/{org_slug}/data-deletion"): Case(
         "public", notes="Meta's signed_request under the org's app secret; nothing read before the check"
     ),

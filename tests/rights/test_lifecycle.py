@@ -367,3 +367,39 @@ def test_guardian_request_needs_a_note_and_idempotency_key_replays(
     with db.session(warung.id) as s:
         stored = rights.get_request(s, detail["id"])
         assert stored.requester_note is None and "Ibu" not in (stored.details_enc or "")
+
+
+def test_a_failed_task_is_shown_and_can_be_retried(
+    client: Any, db: Any, warung: Any, customer: str
+) -> None:
+    from privasi.orgs.service import system_principal
+
+    taken = "dipakai.orang.lain@contoh.example"
+    with db.session(warung.id) as s:
+        other = subjects.find_or_create(s, system_principal(warung.id), {"email": taken})
+    created = _submit(client, warung, "rectification", details={"changes": {"email": taken}})
+    client.post(
+        f"/api/v1/requests/{created['id']}/verification/staff",
+        json={"note": "Dicocokkan dengan data pesanan"},
+        headers=warung.headers,
+    )
+    client.post(f"/api/v1/requests/{created['id']}/approve", headers=warung.headers)
+    worker.tick(db)
+    detail = _get(client, warung, created["id"])
+    task = next(t for t in detail["tasks"] if t["system_id"] == "privasi")
+    assert task["status"] == "failed" and task["result"]["error"] == "SubjectsConflict"
+    assert taken not in str(task["result"])
+
+    # Staff find the other record was a typo of their own and remove the stray address.
+    from privasi.subjects.models import SubjectIdentifier
+
+    with db.session(warung.id) as s:
+        s.query(SubjectIdentifier).filter(SubjectIdentifier.subject_id == other.id).delete()
+    retried = client.post(f"/api/v1/requests/{created['id']}/retry", headers=warung.headers)
+    assert retried.status_code == 200
+    worker.tick(db)
+    detail = _get(client, warung, created["id"])
+    task = next(t for t in detail["tasks"] if t["system_id"] == "privasi")
+    assert task["status"] == "done" and task["attempts"] >= 2
+    with db.session(warung.id) as s:
+        assert subjects.identifiers(s, subjects.get_subject(s, customer))["email"] == [taken]

@@ -267,6 +267,14 @@ def complete_task(
     return _detail(ctx, request)
 
 
+@router.post("/{request_id}/retry", response_model=schemas.RequestDetail)
+def retry(request_id: str, ctx: Ctx = ctx_for("requests.manage")) -> object:
+    """Run the automatic tasks again now (after a failure was fixed, e.g. a merge of subjects)."""
+    request = rights.get_request(ctx.session, request_id)
+    execution.retry(ctx.session, ctx.principal, request)
+    return _detail(ctx, request)
+
+
 @router.post("/{request_id}/complete", response_model=schemas.RequestDetail)
 def complete(request_id: str, ctx: Ctx = ctx_for("requests.approve")) -> object:
     request = rights.get_request(ctx.session, request_id)

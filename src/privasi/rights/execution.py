@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from privasi.db import Database, PrivasiSession, utcnow
+from privasi.db import Database, PrivasiSession, new_id, utcnow
 from privasi.errors import InvalidTransition, NotFound, ValidationFailed
 from privasi.jobs import service as jobs
 from privasi.jobs.models import Job
@@ -182,6 +182,16 @@ def schedule(
         due_at=due,
         dedupe_key=f"{EXECUTE_KIND}:{request.id}:{stage}",
     )
+
+
+def retry(session: PrivasiSession, principal: Principal, request: RightsRequest) -> Job | None:
+    """Queue the request's automatic tasks again, failed ones included."""
+    if not ready(request, utcnow()):
+        raise InvalidTransition(
+            "the request is not ready to run (closed, unverified or unapproved)"
+        )
+    rights.audit_step(session, principal, request, "request.retried")
+    return schedule(session, request, stage=f"retry:{new_id()}")
 
 
 def ready(request: RightsRequest, now: datetime) -> bool:
