@@ -180,7 +180,13 @@ def check_all(db: Database, now: datetime | None = None) -> dict[str, int]:
 
 @reconciler("rights-deadlines")
 def _schedule(system: PrivasiSession) -> int:
-    """One deadline check a minute; the dedupe key makes every tick in that minute a no-op."""
+    """One deadline check a minute while requests are open; the dedupe key makes every tick in
+    that minute a no-op."""
+    open_request = system.scalar(
+        select(RightsRequest.id).where(RightsRequest.status.in_(OPEN_STATUSES)).limit(1)
+    )
+    if open_request is None:
+        return 0
     minute = utcnow().strftime("%Y%m%dT%H%M")
     key = f"{CHECK_KIND}:{minute}"
     if system.scalar(select(Job.id).where(Job.dedupe_key == key)) is not None:
