@@ -41,7 +41,13 @@ def setup() -> int:
     if not VENV_PY.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     (VENV / ".gitignore").write_text("*\n")
-    pkgs = [*PRESIDIO_PACKAGES, "pydantic>=2.7", "pyyaml>=6", "phonenumbers>=8.13", "pyahocorasick>=2.1"]
+    pkgs = [
+        *PRESIDIO_PACKAGES,
+        "pydantic>=2.7",
+        "pyyaml>=6",
+        "phonenumbers>=8.13",
+        "pyahocorasick>=2.1",
+    ]
     return subprocess.run([str(VENV_PY), "-m", "pip", "install", "-q", *pkgs]).returncode
 
 

@@ -30,6 +30,9 @@ class Prefilter(_Strict):
     # a run of at least 8 digits, single spaces, dots or dashes allowed between them
     needs_long_number: bool = False
     any_of: list[str] = []
+    # whole words (no letter, digit or underscore before, no letter after); passes when
+    # any_of or any_word does
+    any_word: list[str] = []
 
 
 class PatternSpec(_Strict):
@@ -51,13 +54,19 @@ class PatternSpec(_Strict):
     # suffix (list "" to keep the bare keyword).
     keywords: list[str] = []
     keyword_suffixes: list[str] = []
+    # a regex that must match the lower-cased text just before a keyword, ending exactly
+    # where the keyword starts (end it with \Z), e.g. "(?:^|[,;(]\s?)\Z" for a label that
+    # opens a line; it sees at most the 8 characters before the keyword
+    keyword_preceded_by: str | None = None
 
     @model_validator(mode="after")
     def _one_trigger(self) -> PatternSpec:
         if self.trigger is not None and self.keywords:
             raise ValueError(f"pattern {self.name}: use either `trigger` or `keywords`")
-        if self.keyword_suffixes and not self.keywords:
-            raise ValueError(f"pattern {self.name}: `keyword_suffixes` needs `keywords`")
+        if (self.keyword_suffixes or self.keyword_preceded_by) and not self.keywords:
+            raise ValueError(
+                f"pattern {self.name}: `keyword_suffixes` and `keyword_preceded_by` need `keywords`"
+            )
         return self
 
     def expanded_keywords(self) -> tuple[str, ...]:
@@ -66,7 +75,7 @@ class PatternSpec(_Strict):
             words = {f"{w}{s.lower()}" for w in words for s in self.keyword_suffixes}
         return tuple(sorted(words))
 
-    @field_validator("regex", "trigger")
+    @field_validator("regex", "trigger", "keyword_preceded_by")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is None:
@@ -158,6 +167,7 @@ class CompiledPattern:
     # characters tested with `in` (one C call, cheaper than an automaton hit per comma)
     any_words: frozenset[str] = frozenset()
     any_chars: tuple[str, ...] = ()
+    preceded_by: re.Pattern[str] | None = None
 
 
 @dataclass(slots=True)
@@ -187,16 +197,20 @@ class CompiledRecognizer:
     any_chars: tuple[str, ...] = ()
 
 
-def _split_prefilter(words: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+def _split_prefilter(
+    words: Iterable[str], whole: Iterable[str] = ()
+) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Multi-character words for the keyword index (whole words marked by a leading NUL,
+    as the index reports them) and single characters for a plain `in` test."""
     lowered = {w.lower() for w in words}
     return (
-        frozenset(w for w in lowered if len(w) > 1),
+        frozenset(w for w in lowered if len(w) > 1) | {f"\0{w.lower()}" for w in whole},
         tuple(sorted(w for w in lowered if len(w) == 1)),
     )
 
 
 def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
-    rec_words, rec_chars = _split_prefilter(spec.prefilter.any_of)
+    rec_words, rec_chars = _split_prefilter(spec.prefilter.any_of, spec.prefilter.any_word)
     patterns = []
     for p in spec.patterns:
         flags = 0
@@ -213,7 +227,8 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
                 p.score,
                 p.group,
                 p.expanded_keywords(),
-                *_split_prefilter(p.prefilter.any_of),
+                *_split_prefilter(p.prefilter.any_of, p.prefilter.any_word),
+                re.compile(p.keyword_preceded_by, re.MULTILINE) if p.keyword_preceded_by else None,
             )
         )
     word_entity: dict[str, str | None] = {}

@@ -157,9 +157,10 @@ class Detector:
         self._language_gated = any(c.languages is not None for c in self._compiled)
         self._keywords = KeywordIndex()
         for i, rec in enumerate(self._compiled):
-            self._keywords.add_substrings(rec.any_words)
+            for prefilter in [rec.spec.prefilter, *(cp.spec.prefilter for cp in rec.patterns)]:
+                self._keywords.add_substrings(w.lower() for w in prefilter.any_of if len(w) > 1)
+                self._keywords.add_whole_words(w.lower() for w in prefilter.any_word)
             for cp in rec.patterns:
-                self._keywords.add_substrings(cp.any_words)
                 for word in cp.keywords:
                     self._keywords.add_trigger(word, (i, cp))
         self._keywords.build()
@@ -184,6 +185,10 @@ class Detector:
         present, keyword_hits = self._keywords.scan(lower)
         by_recognizer: dict[int, list[tuple[int, int, CompiledPattern]]] = {}
         for start, end, (i, cp) in keyword_hits:
+            if cp.preceded_by is not None and not cp.preceded_by.search(
+                lower, max(0, start - 8), start
+            ):
+                continue
             by_recognizer.setdefault(i, []).append((start, end, cp))
         found: list[Finding] = []
         add = found.append

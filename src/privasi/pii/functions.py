@@ -27,7 +27,9 @@ def register(name: str) -> Callable[[Function], Function]:
     return deco
 
 
-_CAP_WORD = re.compile(r"(?<![\w@./-])[A-Z][a-z]{1,20}(?![\w@-])")
+# Regexes here open with a character class, not a look-behind: `re` then skips straight
+# to the positions that can start a match (the look-behind follows the first character).
+_CAP_WORD = re.compile(r"[A-Z](?<![\w@./-].)[a-z]{1,20}(?![\w@-])")
 _NEXT_CAP = re.compile(r"[ ]([A-Z][a-z]{1,20})(?![\w@-])")
 _PREV_CAP = re.compile(r"(?<![\w@./-])([A-Z][a-z]{1,20})[ ]$")
 
@@ -74,14 +76,25 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
 # like parts of an address, and stops at the first ordinary word.
 # Indonesian street markers, found in the lower-cased text; what follows decides:
 # a capital or digit starts an address, lower case only after jl/jln/gg ("jl. kenari")
-_MARKER_START = re.compile(
-    r"(?<![a-z0-9_])(?P<m>jl|jln|jalan|gg|gang|komp|kompleks|komplek|perum|perumahan|apartemen|"
-    r"apt|ruko|dusun|dsn|gedung|gd|wisma|menara|graha|kp|kampung|desa|ds|rt)(?![a-z])\.?\s?"
-)
+_MARKERS = [
+    "jl", "jln", "jalan", "gg", "gang", "komp", "kompleks", "komplek", "perum", "perumahan",
+    "apartemen", "apt", "ruko", "dusun", "dsn", "gedung", "gd", "wisma", "menara", "graha",
+    "kp", "kampung", "desa", "ds", "rt",
+]  # fmt: skip
+
+
+def _word_alternatives(words: list[str]) -> str:
+    """`w1|w2|...` longest first, each alternative opening with its first letter and
+    then refusing a letter, digit or underscore before it."""
+    ordered = sorted(words, key=len, reverse=True)
+    return "|".join(f"{w[0]}(?<![a-z0-9_].){re.escape(w[1:])}" for w in ordered)
+
+
+_MARKER_START = re.compile(rf"(?P<m>{_word_alternatives(_MARKERS)})(?![a-z])\.?\s?")
 _LENIENT_MARKERS = frozenset(["jl", "jln", "gg"])
 _RT_RW = re.compile(r"\d{1,3}\s?/\s?(?:rw)?\s?\d")
 _EN_START = re.compile(
-    r"(?<![\w])\d{1,5}[A-Za-z]?\s+(?=(?:[A-Z][a-z]+\s){1,3}(?:Street|St|Avenue|Ave|Road|Rd|"
+    r"\d(?<![\w].)\d{0,4}[A-Za-z]?\s+(?=(?:[A-Z][a-z]+\s){1,3}(?:Street|St|Avenue|Ave|Road|Rd|"
     r"Lane|Ln|Boulevard|Blvd|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Crescent)\b)"
 )
 

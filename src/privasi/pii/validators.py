@@ -190,7 +190,16 @@ def _id_fixed_line() -> re.Pattern[str]:
 def validate_phone(value: str) -> Result:
     d = digits(value)
     stripped = value.lstrip("( ")
-    if stripped.startswith("+") or stripped.startswith("00"):
+    international = stripped.startswith("+") or stripped.startswith("00")
+    if international and d.startswith(("62", "0062")):
+        # an Indonesian number written internationally gets the same checks as one
+        # written with 0; parsing with phonenumbers costs about 50 µs a number
+        national = d[4:] if d.startswith("0062") else d[2:]
+        if _ID_MOBILE.match(national) or (
+            8 <= len(national) <= 11 and _id_fixed_line().fullmatch(national) is not None
+        ):
+            return True
+    if international:
         try:
             parsed = phonenumbers.parse("+" + d[2:] if stripped.startswith("00") else value, None)
         except phonenumbers.NumberParseException:
