@@ -73,3 +73,41 @@ def test_list_show_and_evidence(settings: Any, db: Any, warung: Any, customer: s
     ]
     assert EMAIL not in evidence.output
     assert late.id not in evidence.output
+
+
+def test_staff_handle_a_request_from_the_command_line(
+    settings: Any, db: Any, warung: Any, customer: str
+) -> None:
+    with db.session(warung.id) as s:
+        request = rights.submit(
+            s,
+            orgs.system_principal(warung.id),
+            type="restriction",
+            channel="email",
+            subject_id=customer,
+        )
+    runner = CliRunner()
+    env = _env(settings)
+    early = runner.invoke(
+        app, ["task-done", "warung-contoh", "REQ-000001", "crm", "--note", "x"], env=env
+    )
+    assert early.exit_code != 0 and "no task" in early.output  # no plan before verification
+    verified = runner.invoke(
+        app,
+        ["verify", "warung-contoh", "REQ-000001", "--note", "Telepon balik ke nomor terdaftar"],
+        env=env,
+    )
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.output)["status"] == "in_progress"
+    execution.run_tasks(db, request.id)
+    missing = runner.invoke(
+        app, ["task-done", "warung-contoh", "REQ-000001", "gudang", "--note", "x"], env=env
+    )
+    assert missing.exit_code != 0
+    done = runner.invoke(
+        app,
+        ["task-done", "warung-contoh", "REQ-000001", "crm", "--note", "Ditandai dibatasi di CRM"],
+        env=env,
+    )
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output) == {"number": "REQ-000001", "status": "completed"}

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from privasi.db import utcnow
+from privasi.errors import NotFound
 from privasi.orgs import service as orgs
 from privasi.rights import deadlines
 from privasi.rights import service as rights
@@ -114,3 +115,65 @@ def show(org: OrgArg, request_id: IdArg) -> None:
 def evidence(org: OrgArg, request_id: IdArg) -> None:
     """The evidence record as JSON: what was asked, checked, done where and when, and kept."""
     typer.echo(json.dumps(_evidence(org, request_id), indent=2, ensure_ascii=False))
+
+
+def _act(org: str, request_id: str, action: str, **kwargs: str) -> dict[str, object]:
+    """Run one staff action as the CLI operator; the audit trail names the CLI as the actor."""
+    from privasi.rights import execution
+
+    with _opened(safe_settings()) as (db, _):
+        with db.session(system=True) as s:
+            org_id = orgs.get_org_by_slug(s, org).id
+        with db.session(org_id) as s:
+            principal = orgs.system_principal(org_id, "cli")
+            request = rights.get_request(s, request_id)
+            if action == "verify":
+                rights.mark_verified(s, principal, request, "staff_review", kwargs["note"])
+            elif action == "task-done":
+                task = next(
+                    (t for t in rights.tasks_of(s, request) if t.system_id == kwargs["system"]),
+                    None,
+                )
+                if task is None:
+                    raise NotFound(f"no task for system '{kwargs['system']}'")
+                execution.complete_task(
+                    s, principal, request, task.id, status=kwargs["status"], note=kwargs["note"]
+                )
+            elif action == "deny":
+                rights.deny(s, principal, request, kwargs["ground"], kwargs["note"])
+            return {"number": rights.display_number(request), "status": request.status}
+
+
+NoteOpt = Annotated[str, typer.Option("--note", help="what was checked or done")]
+
+
+@app.command("verify")
+def verify(org: OrgArg, request_id: IdArg, note: NoteOpt) -> None:
+    """Record that staff verified the requester's identity (say what was checked)."""
+    typer.echo(json.dumps(_act(org, request_id, "verify", note=note)))
+
+
+@app.command("task-done")
+def task_done(
+    org: OrgArg,
+    request_id: IdArg,
+    system: Annotated[str, typer.Argument(help="the system id of the checklist task")],
+    note: NoteOpt,
+    skipped: Annotated[bool, typer.Option("--skipped", help="not needed; say why")] = False,
+) -> None:
+    """Tick off the checklist task of another system."""
+    status = "skipped" if skipped else "done"
+    typer.echo(
+        json.dumps(_act(org, request_id, "task-done", system=system, note=note, status=status))
+    )
+
+
+@app.command("deny")
+def deny(
+    org: OrgArg,
+    request_id: IdArg,
+    ground: Annotated[str, typer.Option(help=", ".join(rights.DENIAL_GROUNDS))],
+    note: NoteOpt,
+) -> None:
+    """Deny with a ground; the requester is told why."""
+    typer.echo(json.dumps(_act(org, request_id, "deny", ground=ground, note=note)))
