@@ -13,9 +13,10 @@ organisation, or nothing is written.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import String, Table, any_, bindparam
+from sqlalchemy import String, Table, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from privasi.db import PrivasiSession
@@ -69,8 +70,10 @@ def insert_rows(
 
 
 def among(session: PrivasiSession, column: Any, ids: list[str]) -> Any:
-    """``column IN ids`` as one array parameter on PostgreSQL (``= ANY(...)``: a short statement
-    the driver caches, whatever the list's length), a plain IN list elsewhere."""
+    """``column IN ids`` with the list as one parameter: an array on PostgreSQL (``= ANY(...)``),
+    a JSON text on SQLite; a short statement the driver caches, whatever the list's length."""
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(String)))
-    return column.in_(ids)
+    # SQLite: one JSON text parameter read by json_each, instead of thousands of placeholders.
+    values = func.json_each(json.dumps(ids)).table_valued("value")
+    return column.in_(select(values.c.value))

@@ -30,7 +30,7 @@ from privasi.policy.schema import Policy
 from privasi.policy.service import org_today
 from privasi.policy.vocab import LegalBasis
 from privasi.subjects import service as subjects
-from privasi.subjects.models import Subject
+from privasi.subjects.models import SQLITE_BY_ID, Subject
 
 GRANTED, WITHDRAWN, EXPIRED = "granted", "withdrawn", "expired"
 MAX_CHECK = 10_000
@@ -105,6 +105,7 @@ def _rows(session: PrivasiSession, ids: list[str], purpose: str, policy: Policy)
                 and_(ConsentState.subject_id == Subject.id, ConsentState.purpose == purpose),
             )
             .where(bulk.among(session, Subject.id, chunk))
+            .with_hint(Subject, SQLITE_BY_ID, "sqlite")
         )
         for (
             sid,

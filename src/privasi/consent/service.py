@@ -48,7 +48,7 @@ from privasi.orgs.service import Principal
 from privasi.policy.models import PolicyVersion
 from privasi.policy.schema import Policy
 from privasi.subjects import service as subjects
-from privasi.subjects.models import Subject
+from privasi.subjects.models import SQLITE_BY_ID, Subject
 
 __all__ = [
     "CHANNELS",
@@ -260,7 +260,11 @@ def known_subjects(session: PrivasiSession, subject_ids: Sequence[str]) -> set[s
     found: set[str] = set()
     for chunk in _chunks(list(subject_ids), CHECK_CHUNK):
         found.update(
-            session.scalars(select(Subject.id).where(bulk.among(session, Subject.id, list(chunk))))
+            session.scalars(
+                select(Subject.id)
+                .where(bulk.among(session, Subject.id, list(chunk)))
+                .with_hint(Subject, SQLITE_BY_ID, "sqlite")
+            )
         )
     return found
 

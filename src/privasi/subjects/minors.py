@@ -20,7 +20,7 @@ from privasi.db import PrivasiSession, utcnow
 from privasi.errors import NotFound, ValidationFailed
 from privasi.orgs.service import Principal
 from privasi.policy.schema import Policy
-from privasi.subjects.models import GuardianLink, Subject
+from privasi.subjects.models import SQLITE_BY_ID, GuardianLink, Subject
 from privasi.vault.core import vault_for
 from privasi.vault.errors import VaultError
 
@@ -134,9 +134,9 @@ def known_and_minors(
     stale: list[str] = []
     for chunk in _chunks(subject_ids, 5000):
         rows = session.execute(
-            select(
-                Subject.id, Subject.age_enc.is_not(None), Subject.minor_until, Subject.minor_age
-            ).where(Subject.id.in_(chunk))
+            select(Subject.id, Subject.age_enc.is_not(None), Subject.minor_until, Subject.minor_age)
+            .where(Subject.id.in_(chunk))
+            .with_hint(Subject, SQLITE_BY_ID, "sqlite")
         )
         for sid, aged, until, age in rows:
             known.add(sid)
