@@ -232,6 +232,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/api/v1/requests/{request_id}/complete"): Case("resource", "rights_request"),
     ("POST", "/api/v1/requests/{request_id}/retry"): Case("resource", "rights_request"),
+    ("POST", "/api/v1/requests/{request_id}/route"): Case(
+        "resource", "rights_request", body={"controller": "org-a"}
+    ),
     ("POST", "/integrations/meta/{org_slug}/data-deletion"): Case(
         "public", notes="Meta's signed_request under the org's app secret; nothing read before the check"
     ),

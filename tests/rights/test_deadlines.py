@@ -15,7 +15,7 @@ from privasi.audit.models import AuditEvent
 from privasi.notify.models import OutboxMessage
 from privasi.orgs import service as orgs
 from privasi.orgs.models import Organisation
-from privasi.rights import deadlines
+from privasi.rights import deadlines, lifecycle
 from privasi.rights import service as rights
 
 from .conftest import publish_warung
@@ -126,7 +126,7 @@ def test_reminders_and_overdue_one_second_either_side(
 
     with db.session(warung.id) as s:
         request = rights.get_request(s, request_id)
-        rights.assign(s, orgs.system_principal(warung.id), request, agent.id)
+        lifecycle.assign(s, orgs.system_principal(warung.id), request, agent.id)
     assert _check(db, warung.id, ninety - SECOND)["reminders"] == 0
     assert _check(db, warung.id, ninety + SECOND)["reminders"] == 1
     with db.session(warung.id) as s:

@@ -14,7 +14,7 @@ from privasi.consent import service as consent
 from privasi.consent.models import ConsentEvent
 from privasi.notify.models import OutboxMessage
 from privasi.orgs import service as orgs
-from privasi.rights import actions, execution
+from privasi.rights import actions, execution, lifecycle
 from privasi.rights import service as rights
 from privasi.rights.models import RequestTask, Suppression
 from privasi.subjects import service as subjects
@@ -185,7 +185,7 @@ def test_cancellation_window_holds_back_irreversible_steps(
         request = rights.get_request(s, request_id)
         assert request.not_before is not None
         assert request.not_before - request.verified_at == timedelta(hours=24)
-        rights.cancel(s, orgs.system_principal(warung.id), request, "Pelanggan berubah pikiran")
+        lifecycle.cancel(s, orgs.system_principal(warung.id), request, "Pelanggan berubah pikiran")
         assert request.status == "cancelled"
         assert subjects.find_by_identifier(s, "email", EMAIL) is not None
     assert execution.run_tasks(db, request_id)["privasi"] == "skipped"
@@ -220,6 +220,6 @@ def test_erased_request_cannot_be_cancelled_or_denied(db: Any, warung: Any, cust
         request = rights.get_request(s, request_id)
         principal = orgs.system_principal(warung.id)
         with pytest.raises(rights.InvalidTransition):
-            rights.cancel(s, principal, request, "terlambat")
+            lifecycle.cancel(s, principal, request, "terlambat")
         with pytest.raises(rights.InvalidTransition):
             rights.deny(s, principal, request, "pasal_15_exception", "tidak berlaku")

@@ -12,7 +12,7 @@ from privasi.db import utcnow
 from privasi.errors import Locked
 from privasi.http.deps import Ctx, ctx_for
 from privasi.http.idempotency import run_idempotent
-from privasi.rights import actions, deadlines, execution, identity, schemas
+from privasi.rights import actions, deadlines, execution, identity, lifecycle, schemas
 from privasi.rights import service as rights
 from privasi.rights.models import OPEN_STATUSES, RequestTask, RightsRequest
 
@@ -56,9 +56,11 @@ def _task(ctx: Ctx, task: RequestTask) -> schemas.TaskOut:
 
 
 def _detail(ctx: Ctx, request: RightsRequest) -> schemas.RequestDetail:
+    details = rights.details_of(ctx.session, request)
     return schemas.RequestDetail(
         **_out(ctx, request),
-        requester_note=rights.details_of(ctx.session, request).get("requester_note"),
+        requester_note=details.get("requester_note"),
+        identifiers_given=details.get("identifiers"),
         verification_note=rights.open_note(
             ctx.session, request.org_id, f"{request.id}:verification", request.verification_note
         ),
@@ -199,7 +201,7 @@ def assign(
     request_id: str, body: schemas.AssignIn, ctx: Ctx = ctx_for("requests.manage")
 ) -> object:
     request = rights.get_request(ctx.session, request_id)
-    rights.assign(ctx.session, ctx.principal, request, body.staff_id)
+    lifecycle.assign(ctx.session, ctx.principal, request, body.staff_id)
     return _detail(ctx, request)
 
 
@@ -208,14 +210,14 @@ def await_requester(
     request_id: str, body: schemas.NoteIn, ctx: Ctx = ctx_for("requests.manage")
 ) -> object:
     request = rights.get_request(ctx.session, request_id)
-    rights.await_requester(ctx.session, ctx.principal, request, body.note)
+    lifecycle.await_requester(ctx.session, ctx.principal, request, body.note)
     return _detail(ctx, request)
 
 
 @router.post("/{request_id}/resume", response_model=schemas.RequestDetail)
 def resume(request_id: str, ctx: Ctx = ctx_for("requests.manage")) -> object:
     request = rights.get_request(ctx.session, request_id)
-    rights.resume(ctx.session, ctx.principal, request)
+    lifecycle.resume(ctx.session, ctx.principal, request)
     return _detail(ctx, request)
 
 
@@ -242,7 +244,7 @@ def deny(request_id: str, body: schemas.DenyIn, ctx: Ctx = ctx_for("requests.app
 @router.post("/{request_id}/cancel", response_model=schemas.RequestDetail)
 def cancel(request_id: str, body: schemas.NoteIn, ctx: Ctx = ctx_for("requests.manage")) -> object:
     request = rights.get_request(ctx.session, request_id)
-    rights.cancel(ctx.session, ctx.principal, request, body.note)
+    lifecycle.cancel(ctx.session, ctx.principal, request, body.note)
     return _detail(ctx, request)
 
 
@@ -273,6 +275,19 @@ def retry(request_id: str, ctx: Ctx = ctx_for("requests.manage")) -> object:
     request = rights.get_request(ctx.session, request_id)
     execution.retry(ctx.session, ctx.principal, request)
     return _detail(ctx, request)
+
+
+@router.post("/{request_id}/route", response_model=schemas.RoutedOut)
+def route(request_id: str, body: schemas.RouteIn, ctx: Ctx = ctx_for("requests.manage")) -> object:
+    """Processor mode: hand an end user's request to the Business User that controls the data
+    (needs its hosting grant with requests.manage); the clock keeps the original receipt time."""
+    from privasi.rights import routing
+
+    request = rights.get_request(ctx.session, request_id)
+    # The routing opens the controller's organisation in its own transaction; this one must not
+    # hold the processor's request meanwhile.
+    ctx.session.commit()
+    return routing.route(ctx.state("db"), ctx.principal, request.id, body.controller)
 
 
 @router.post("/{request_id}/complete", response_model=schemas.RequestDetail)

@@ -98,6 +98,9 @@ class RequestCreated(RequestOut):
 
 class RequestDetail(RequestOut):
     requester_note: str | None
+    identifiers_given: dict[str, str] | None = Field(
+        None, description="identifiers given at intake that matched nobody (until matched)"
+    )
     verification_note: str | None
     denial_note: str | None
     not_before: datetime | None
@@ -158,6 +161,16 @@ class DiffLine(BaseModel):
     requested: str
     applied_in_privasi: bool
     other_systems: list[str]
+
+
+class RouteIn(BaseModel):
+    controller: str = Field(min_length=1, max_length=63, description="the Business User's slug")
+
+
+class RoutedOut(BaseModel):
+    org: str
+    id: str
+    number: str
 
 
 class SuppressionIn(BaseModel):

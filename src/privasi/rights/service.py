@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from privasi.db import PrivasiSession, new_id, utcnow
+from privasi.db import PrivasiSession, utcnow
 from privasi.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from privasi.orgs import service as orgs
 from privasi.orgs.service import Principal
 from privasi.rights import deadlines
 from privasi.rights.models import (
@@ -229,7 +228,11 @@ def submit(
         request.org_id, "secrets", token.encode(), f"rights_status:{request.id}"
     )
     note = (requester_note or "").strip()
-    seal_details(session, request, {**clean, "requester_note": note} if note else clean)
+    sealed = {**clean, "requester_note": note} if note else dict(clean)
+    if subject is None and identifiers:
+        # Kept (sealed) so staff can match the request later or answer that nothing is held.
+        sealed["identifiers"] = {str(k): str(v) for k, v in identifiers.items()}
+    seal_details(session, request, sealed)
     session.flush()
     audit_step(
         session,
@@ -239,7 +242,8 @@ def submit(
         channel=channel,
         requester_kind=requester_kind,
         matched=subject is not None,
-        due_at=request.due_at.isoformat(),
+        # Unix seconds: an ISO time with microseconds can read as a phone number to the audit check.
+        due_at=int(request.due_at.timestamp()),
         detail_fields=sorted(clean),
     )
     tell_requester(session, request, "rights_received")
@@ -326,7 +330,7 @@ def counts(session: PrivasiSession) -> dict[str, int]:
 # --- life cycle --------------------------------------------------------------------------------
 
 
-def _require_open(request: RightsRequest, doing: str) -> None:
+def require_open(request: RightsRequest, doing: str) -> None:
     if request.status == "denied":
         raise RequestDenied(f"{display_number(request)} was denied; it cannot be {doing}")
     if request.status not in OPEN_STATUSES:
@@ -345,55 +349,16 @@ def match_subject(
     session: PrivasiSession, principal: Principal, request: RightsRequest, subject_id: str
 ) -> RightsRequest:
     """Staff link a request received for an unknown identifier to a subject."""
-    _require_open(request, "matched")
+    require_open(request, "matched")
     subject = subjects.get_subject(session, subject_id)
     if request.subject_id not in (None, subject.id):
         raise Conflict("the request is already matched to another subject")
     details = details_of(session, request)
+    details.pop("identifiers", None)  # the subject's own identifiers are on record now
     request.subject_id = subject.id
     seal_details(session, request, details)
     session.flush()
     audit_step(session, principal, request, "request.matched")
-    return request
-
-
-def assign(
-    session: PrivasiSession, principal: Principal, request: RightsRequest, staff_id: str | None
-) -> RightsRequest:
-    _require_open(request, "assigned")
-    if staff_id is not None:
-        orgs.get_staff(session, staff_id)
-    request.assigned_to = staff_id
-    session.flush()
-    audit_step(session, principal, request, "request.assigned", staff_id=staff_id)
-    return request
-
-
-def await_requester(
-    session: PrivasiSession, principal: Principal, request: RightsRequest, note: str
-) -> RightsRequest:
-    """Staff ask the requester for something (a proof, a clarification). The clock runs on."""
-    _require_open(request, "put on hold")
-    if not note.strip() or len(note) > MAX_NOTE:
-        raise ValidationFailed(f"say what is asked for (1-{MAX_NOTE} characters)", field="note")
-    request.status = "awaiting_requester"
-    request.waiting_since = request.waiting_since or utcnow()
-    session.flush()
-    audit_step(session, principal, request, "request.awaiting_requester")
-    # Each question is its own message; the outbox row is written with the state change.
-    tell_requester(
-        session, request, "rights_awaiting_requester", {"note": note}, occasion=f":{new_id()}"
-    )
-    return request
-
-
-def resume(session: PrivasiSession, principal: Principal, request: RightsRequest) -> RightsRequest:
-    if request.status != "awaiting_requester":
-        raise InvalidTransition("only a request awaiting the requester can be resumed")
-    stop_waiting(request)
-    request.status = "in_progress" if request.verified_at else "received"
-    session.flush()
-    audit_step(session, principal, request, "request.resumed")
     return request
 
 
@@ -407,7 +372,7 @@ def mark_verified(
     """Identity is proven: the plan is made and execution is queued (``rights.execute``)."""
     from privasi.rights import execution
 
-    _require_open(request, "verified")
+    require_open(request, "verified")
     if request.verified_at is not None:
         return request
     if request.subject_id is None:
@@ -436,7 +401,7 @@ def approve(session: PrivasiSession, principal: Principal, request: RightsReques
     from privasi.rights import execution
 
     principal.require("requests.approve")
-    _require_open(request, "approved")
+    require_open(request, "approved")
     if request.type != "rectification":
         raise InvalidTransition("only rectifications wait for an approval of their changes")
     if request.verified_at is None:
@@ -462,7 +427,7 @@ def deny(
         raise ValidationFailed(f"ground must be one of {', '.join(DENIAL_GROUNDS)}", field="ground")
     if not (note or "").strip() or len(note) > MAX_NOTE:
         raise ValidationFailed(f"explain the denial (1-{MAX_NOTE} characters)", field="note")
-    _require_open(request, "denied")
+    require_open(request, "denied")
     done = session.scalar(
         select(func.count())
         .select_from(RequestTask)
@@ -491,49 +456,13 @@ def deny(
     return request
 
 
-def cancel(
-    session: PrivasiSession, principal: Principal, request: RightsRequest, note: str
-) -> RightsRequest:
-    """Withdraw a request (the requester changed their mind) before irreversible steps ran."""
-    _require_open(request, "cancelled")
-    irreversible = session.scalar(
-        select(func.count())
-        .select_from(RequestTask)
-        .where(
-            RequestTask.request_id == request.id,
-            or_(RequestTask.status == "done", RequestTask.status == "running"),
-            RequestTask.kind == "privasi",
-        )
-    )
-    if irreversible:
-        raise InvalidTransition(
-            "privasi's own steps have already run; the request cannot be cancelled"
-        )
-    now = utcnow()
-    stop_waiting(request, now)
-    request.status = "cancelled"
-    request.completed_at = now
-    request.denial_note = seal_note(
-        session, request.org_id, f"{request.id}:closing", note[:MAX_NOTE]
-    )
-    session.execute(
-        update(RequestTask)
-        .where(RequestTask.request_id == request.id, RequestTask.status == "pending")
-        .values(status="skipped", note="request cancelled"),
-        execution_options={"synchronize_session": False},
-    )
-    session.flush()
-    audit_step(session, principal, request, "request.cancelled")
-    return request
-
-
 def complete(
     session: PrivasiSession, principal: Principal, request: RightsRequest
 ) -> RightsRequest:
     """Close a request whose tasks are all finished; the evidence record is what remains."""
     if request.status == "completed":
         return request
-    _require_open(request, "completed")
+    require_open(request, "completed")
     if request.verified_at is None:
         raise InvalidTransition("the requester's identity was never verified")
     tasks = tasks_of(session, request)
