@@ -34,10 +34,58 @@ _NEXT_CAP = re.compile(r"[ ]([A-Z][a-z]{1,20})(?![\w@-])")
 _PREV_CAP = re.compile(r"(?<![\w@./-])([A-Z][a-z]{1,20})[ ]$")
 
 
-def _sentence_start(text: str, pos: int) -> bool:
-    """True when pos begins the text, a line or a sentence, where capitals prove nothing."""
-    before = text[max(0, pos - 3) : pos].rstrip(" ")
+def _sentence_start(text: str, pos: int, own_line: bool = False) -> bool:
+    """True when pos begins the text, a line or a sentence, where capitals prove nothing.
+    For a name alone on its line ("1. Parulian Hutapea", a signature) the start of the
+    line or of the numbered item does not count: there the capital is part of the name."""
+    before = text[max(0, pos - 4) : pos].rstrip(" \t")
+    if own_line and (not before or before[-1] == "\n" or _LIST_NUMBER.search(before)):
+        return False
     return not before or before[-1] in ".!?\n:"
+
+
+_LIST_NUMBER = re.compile(r"(?:^|\n)\d{1,2}[.)]$")
+_LINE_END = re.compile(r"[ \t]*[.,]?[ \t]*(?:\n|$)")
+# Balinese names open with a one- or two-letter marker ("I Wayan", "Ni Luh") that the
+# capitalised-word rules cannot take on their own
+_BALI_PREFIX = ("I ", "Ni ")
+_BALI_NAMES = frozenset(
+    [
+        "wayan", "made", "nyoman", "ketut", "putu", "kadek", "komang", "gede", "nengah",
+        "luh", "gusti", "dewa", "desak", "ayu"
+    ]
+)  # fmt: skip
+# a known name right after one of these is the name of a place or a business ("Villa
+# Kenanga", "Idul Fitri", "Toko Budi"), not of a person
+_PLACE_NOUNS = frozenset(
+    [
+        "idul", "villa", "vila", "hotel", "homestay", "warung", "toko", "kedai", "kopi",
+        "cafe", "resto", "restoran", "salon", "bengkel", "apotek", "apotik", "klinik",
+        "butik", "studio", "galeri", "laundry", "kos", "kost", "taman", "pantai", "gunung",
+        "pulau", "bandara", "stasiun", "terminal", "pasar", "masjid", "gereja", "pura",
+        "vihara", "klenteng", "universitas", "sekolah", "pondok", "perumahan", "gedung",
+        "wisma", "graha", "menara", "jalan", "jl", "jln", "gang", "gg", "kampung", "desa",
+        "kota", "kabupaten", "kecamatan", "kelurahan", "rs", "rsud", "puskesmas", "pt",
+        "cv", "ud", "yayasan"
+    ]
+)  # fmt: skip
+_WORD_BEFORE = re.compile(r"([A-Za-z]+)\.?[ ]$")
+
+
+def _after_place_noun(text: str, pos: int) -> bool:
+    prev = _WORD_BEFORE.search(text, max(0, pos - 16), pos)
+    return prev is not None and prev.group(1).lower() in _PLACE_NOUNS
+
+
+def _with_bali_prefix(text: str, start: int) -> int:
+    first = text[start : start + 8].split(" ", 1)[0].lower()
+    if first not in _BALI_NAMES:
+        return start
+    for prefix in _BALI_PREFIX:
+        s = start - len(prefix)
+        if s >= 0 and text.startswith(prefix, s) and (s == 0 or not text[s - 1].isalnum()):
+            return s
+    return start
 
 
 @register("gazetteer_person")
@@ -55,21 +103,76 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
         if low not in names or low in stops:
             continue
         start = m.start()
-        # family names come after given names, but a name missing from the gazetteer
-        # may come first ("Herman Susanto"): take capitalised words just before it too
-        for _ in range(2):
-            prev = _PREV_CAP.search(text, max(0, start - 24), start)
-            if not prev or prev.group(1).lower() in stops or _sentence_start(text, prev.start(1)):
-                break
-            start = prev.start(1)
         end = m.end()
         for _ in range(3):
             nxt = _NEXT_CAP.match(text, end)
             if not nxt or nxt.group(1).lower() in stops:
                 break
             end = nxt.end()
+        # a name alone on its line (a signature, a list item) may start with a given name
+        # the gazetteer lacks, even at the start of the line
+        own_line = _LINE_END.match(text, end) is not None
+        # family names come after given names, but a name missing from the gazetteer
+        # may come first ("Herman Susanto"): take capitalised words just before it too
+        for _ in range(2):
+            prev = _PREV_CAP.search(text, max(0, start - 24), start)
+            if (
+                not prev
+                or prev.group(1).lower() in stops
+                or _sentence_start(text, prev.start(1), own_line)
+            ):
+                break
+            start = prev.start(1)
+        if _after_place_noun(text, start):
+            continue
+        start = _with_bali_prefix(text, start)
         pos = end
         yield start, end, score
+
+
+# A list of people ("Peserta: A, B, dan C"; "Tembusan:\n1. A\n2. B"): names the gazetteer
+# misses are taken from their company in the list.
+_ITEM = r"(?:(?:I|Ni)[ ])?[A-Z][a-z'’-]{1,20}(?:[ ][A-Z][a-z'’-]{1,20}){0,3}"
+_SEP = (
+    r"(?:,[ ]?(?:dan[ ]|and[ ])?|[ ](?:dan|and|&)[ ]|;[ ]?|[ \t]*\n[ \t]*(?:\d{1,2}[.)]|[-•*])[ ])"
+)
+_LIST = re.compile(rf"(?<![\w@./-]){_ITEM}(?:{_SEP}{_ITEM}){{1,30}}(?![\w@-])")
+_ITEM_RE = re.compile(_ITEM)
+_LIST_LABEL = re.compile(
+    r"(?i:peserta|tembusan|attendees|participants|daftar nama|nama-nama|anggota|members|"
+    r"panitia|pengurus|undangan|invitees|penerima|recipients|cc)[^\n]{0,30}:[ \t]*\n?"
+    r"(?:[ \t]*\d{1,2}[.)][ ])?$"
+)
+
+
+@register("person_list")
+def person_list(text: str, spec: RecognizerSpec) -> Iterator[Span]:
+    """Each item of a list of names, when the list is introduced as one (peserta,
+    tembusan, attendees ...) or at least two of its items hold a known given name."""
+    score = float(spec.options.get("score", 0.6))  # type: ignore[arg-type]
+    names = given_names()
+    stops = stopwords()
+    for lst in _LIST.finditer(text):
+        items = []
+        known = 0
+        for item in _ITEM_RE.finditer(text, lst.start(), lst.end()):
+            end = item.start()
+            has_name = False
+            for tok in re.finditer(r"[A-Za-z'’-]+", item.group(0)):
+                low = tok.group(0).lower()
+                if low in stops and low not in names:
+                    break
+                has_name = has_name or low in names
+                end = item.start() + tok.end()
+            if end > item.start():
+                items.append((item.start(), end))
+                known += has_name
+        if not items:
+            continue
+        labelled = _LIST_LABEL.search(text, max(0, lst.start() - 60), lst.start()) is not None
+        if known >= 2 or labelled:
+            for s, e in items:
+                yield s, e, score
 
 
 # Address: a street marker starts it; it then runs over components while they look

@@ -432,7 +432,11 @@ def validate_person(value: str) -> Result:
     for m in _NAME_TOKEN.finditer(value):
         tok = m.group(0).rstrip(".")
         low = tok.lower()
-        if low in stops or (tok.isupper() and len(tok) <= 4 and low not in names):
+        # a capitalised word that is also a given name continues a name once one has
+        # begun ("Tan Mei Ling": "Mei" is also a month)
+        if (low in stops and not (kept and low in names and tok[:1].isupper())) or (
+            tok.isupper() and len(tok) <= 4 and low not in names
+        ):
             break
         if not (tok[:1].isupper() or low in names):
             break
