@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,6 @@ LAW_TYPE = {
     "withdraw_consent": "withdrawal",
     "automated_decision_objection": "automated_decision",
 }
-REMINDER_SHARES = (50, 90)
 CHECK_KIND = "rights.check_deadlines"
 
 
@@ -198,7 +197,3 @@ def _schedule(system: PrivasiSession) -> int:
 @jobs.handler(CHECK_KIND)
 def _run_check(db: Database, job: Job) -> dict[str, Any]:
     return check_all(db)
-
-
-def minutes(delta: timedelta) -> int:
-    return int(delta.total_seconds() // 60)
