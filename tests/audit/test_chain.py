@@ -366,3 +366,16 @@ def test_a_session_kept_across_commits_reads_the_current_head(
     long_lived.close()
     assert event.seq == 4 and held.seq == 4
     assert _verify(db, org_id).ok
+
+
+def test_timestamps_in_details_are_not_mistaken_for_phone_numbers(
+    vault: Vault, db: Database, org_id: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2026, 11, 22, 3, 4, 5, 123456, tzinfo=UTC)
+    moments = [(start + timedelta(microseconds=7919 * i)).isoformat() for i in range(3000)]
+    assert not [m for m in moments if chain.looks_personal(m)]
+    assert chain.looks_personal("hubungi 0812-3456-7890 besok")
+    with db.session(org_id) as s:
+        audit.record(s, _staff(org_id), "request.received", details={"due_at": moments[-1]})

@@ -106,8 +106,20 @@ def subjects_digest(subject_ids: Iterable[str]) -> tuple[int, str]:
     return len(unique), hashlib.sha256("\n".join(unique).encode()).hexdigest()
 
 
+def _is_timestamp(text: str) -> bool:
+    """An ISO date-time (with a time part) names a moment, not a person; its digit runs can look
+    like phone numbers to a matcher. Plain dates stay checked: a birth date is personal data."""
+    if "T" not in text or len(text) > 40:
+        return False
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def looks_personal(text: str) -> bool:
-    if UUID_RE.match(text):
+    if UUID_RE.match(text) or _is_timestamp(text):
         return False
     if EMAIL_RE.search(text):
         return True

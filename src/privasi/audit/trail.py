@@ -34,6 +34,20 @@ DOMAINS: dict[str, tuple[str, str]] = {
 }
 # What happened to it: (Indonesian, English)
 VERBS: dict[str, tuple[str, str]] = {
+    "planned": ("direncanakan", "planned"),
+    "task_done": ("dikerjakan pada satu sistem", "carried out in one system"),
+    "task_skipped": ("dilewati pada satu sistem", "skipped in one system"),
+    "code_sent": ("dimulai dengan kode verifikasi", "started with a verification code"),
+    "overdue": ("melewati batas waktu", "past its deadline"),
+    "assigned": ("ditugaskan kepada staf", "assigned to a staff member"),
+    "matched": ("dicocokkan dengan data Anda", "matched to your records"),
+    "cancelled": ("dibatalkan", "cancelled"),
+    "awaiting_requester": ("menunggu keterangan dari Anda", "waiting for information from you"),
+    "resumed": ("dilanjutkan", "resumed"),
+    "retried": ("dijalankan ulang", "run again"),
+    "routed": ("diteruskan kepada pengendali data", "passed to the data controller"),
+    "routed_in": ("diterima dari pemroses data", "received from the data processor"),
+    "prepared": ("disiapkan", "prepared"),
     "read": ("dibaca", "read"),
     "viewed": ("dilihat", "viewed"),
     "accessed": ("diakses", "accessed"),
