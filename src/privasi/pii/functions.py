@@ -34,14 +34,14 @@ _NEXT_CAP = re.compile(r"[ ]([A-Z][a-z]{1,20})(?![\w@-])")
 _PREV_CAP = re.compile(r"(?<![\w@./-])([A-Z][a-z]{1,20})[ ]$")
 
 
-def _sentence_start(text: str, pos: int, own_line: bool = False) -> bool:
+def _sentence_start(text: str, pos: int, end: int) -> bool:
     """True when pos begins the text, a line or a sentence, where capitals prove nothing.
-    For a name alone on its line ("1. Parulian Hutapea", a signature) the start of the
-    line or of the numbered item does not count: there the capital is part of the name."""
+    For a name alone on its line (a signature, "1. Parulian Hutapea") ending at `end`, the
+    start of the line or item does not count: there the capital is part of the name."""
     before = text[max(0, pos - 4) : pos].rstrip(" \t")
-    if own_line and (not before or before[-1] == "\n" or _LIST_NUMBER.search(before)):
-        return False
-    return not before or before[-1] in ".!?\n:"
+    if not before or before[-1] == "\n" or _LIST_NUMBER.search(before) is not None:
+        return _LINE_END.match(text, end) is None
+    return before[-1] in ".!?:"
 
 
 _LIST_NUMBER = re.compile(r"(?:^|\n)\d{1,2}[.)]$")
@@ -69,22 +69,21 @@ _PLACE_NOUNS = frozenset(
         "cv", "ud", "yayasan"
     ]
 )  # fmt: skip
-_WORD_BEFORE = re.compile(r"([A-Za-z]+)\.?[ ]$")
 
 
 def _after_place_noun(text: str, pos: int) -> bool:
-    prev = _WORD_BEFORE.search(text, max(0, pos - 16), pos)
-    return prev is not None and prev.group(1).lower() in _PLACE_NOUNS
+    if pos < 2 or text[pos - 1] != " ":
+        return False
+    words = text[max(0, pos - 16) : pos - 1].rsplit(None, 1)
+    return bool(words) and words[-1].rstrip(".").lower() in _PLACE_NOUNS
 
 
 def _with_bali_prefix(text: str, start: int) -> int:
-    first = text[start : start + 8].split(" ", 1)[0].lower()
-    if first not in _BALI_NAMES:
-        return start
     for prefix in _BALI_PREFIX:
         s = start - len(prefix)
         if s >= 0 and text.startswith(prefix, s) and (s == 0 or not text[s - 1].isalnum()):
-            return s
+            first = text[start : start + 8].split(" ", 1)[0].lower()
+            return s if first in _BALI_NAMES else start
     return start
 
 
@@ -109,9 +108,6 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
             if not nxt or nxt.group(1).lower() in stops:
                 break
             end = nxt.end()
-        # a name alone on its line (a signature, a list item) may start with a given name
-        # the gazetteer lacks, even at the start of the line
-        own_line = _LINE_END.match(text, end) is not None
         # family names come after given names, but a name missing from the gazetteer
         # may come first ("Herman Susanto"): take capitalised words just before it too
         for _ in range(2):
@@ -119,7 +115,7 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
             if (
                 not prev
                 or prev.group(1).lower() in stops
-                or _sentence_start(text, prev.start(1), own_line)
+                or _sentence_start(text, prev.start(1), end)
             ):
                 break
             start = prev.start(1)
@@ -132,12 +128,14 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
 
 # A list of people ("Peserta: A, B, dan C"; "Tembusan:\n1. A\n2. B"): names the gazetteer
 # misses are taken from their company in the list.
-_ITEM = r"(?:(?:I|Ni)[ ])?[A-Z][a-z'’-]{1,20}(?:[ ][A-Z][a-z'’-]{1,20}){0,3}"
+_ITEM_REST = r"[a-z'’-]{1,20}(?:[ ][A-Z][a-z'’-]{1,20}){0,3}"
+_ITEM = rf"[A-Z]{_ITEM_REST}"
 _SEP = (
     r"(?:,[ ]?(?:dan[ ]|and[ ])?|[ ](?:dan|and|&)[ ]|;[ ]?|[ \t]*\n[ \t]*(?:\d{1,2}[.)]|[-•*])[ ])"
 )
-_LIST = re.compile(rf"(?<![\w@./-]){_ITEM}(?:{_SEP}{_ITEM}){{1,30}}(?![\w@-])")
+_LIST = re.compile(rf"[A-Z](?<![\w@./-].){_ITEM_REST}(?:{_SEP}{_ITEM}){{1,30}}(?![\w@-])")
 _ITEM_RE = re.compile(_ITEM)
+_SEP_CAP = re.compile(r"[,;&\n][ \t]?(?:\d{1,2}[.)][ ]|[-•*][ ])?[A-Z]")
 _LIST_LABEL = re.compile(
     r"(?i:peserta|tembusan|attendees|participants|daftar nama|nama-nama|anggota|members|"
     r"panitia|pengurus|undangan|invitees|penerima|recipients|cc)[^\n]{0,30}:[ \t]*\n?"
@@ -150,6 +148,9 @@ def person_list(text: str, spec: RecognizerSpec) -> Iterator[Span]:
     """Each item of a list of names, when the list is introduced as one (peserta,
     tembusan, attendees ...) or at least two of its items hold a known given name."""
     score = float(spec.options.get("score", 0.6))  # type: ignore[arg-type]
+    # most messages have no separator before a capital at all: one cheap search says so
+    if _SEP_CAP.search(text) is None and " dan " not in text and " and " not in text:
+        return
     names = given_names()
     stops = stopwords()
     for lst in _LIST.finditer(text):
@@ -165,7 +166,7 @@ def person_list(text: str, spec: RecognizerSpec) -> Iterator[Span]:
                 has_name = has_name or low in names
                 end = item.start() + tok.end()
             if end > item.start():
-                items.append((item.start(), end))
+                items.append((_with_bali_prefix(text, item.start()), end))
                 known += has_name
         if not items:
             continue
