@@ -292,3 +292,24 @@ def test_other_organisations_cannot_touch_my_subjects(client, toko, toko_lain):
         headers=toko.headers,
     ).json()  # fmt: skip
     assert mine["allowed"] is True
+
+
+def test_event_can_be_read_back_with_its_proof(client, toko):
+    sid = _subject(client, toko, "sari@contoh.example")["id"]
+    event = _event(client, toko, sid).json()
+    r = client.get(f"/api/v1/consent/events/{event['id']}", headers=toko.headers)
+    assert r.status_code == 200
+    assert r.json()["proof"]["text"] == PROOF["text"] and r.json()["subject_id"] == sid
+    assert (
+        client.get("/api/v1/consent/events/no-such-event", headers=toko.headers).status_code == 404
+    )
+
+
+def test_every_consent_change_is_an_audit_event(client, toko):
+    sid = _subject(client, toko, "sari@contoh.example")["id"]
+    _event(client, toko, sid)
+    _event(client, toko, sid, action="withdrawn", text="", method="button")
+    page = client.get("/api/v1/audit", params={"subject_id": sid}, headers=toko.headers).json()
+    actions = [e["action"] for e in page["items"]]
+    assert actions[:2] == ["consent.withdrawn", "consent.granted"]
+    assert "sari@" not in str(page)
