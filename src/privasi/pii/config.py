@@ -27,12 +27,26 @@ class Prefilter(_Strict):
     """A cheap test run before any regex: skip the recognizer when it fails."""
 
     needs_digit: bool = False
-    # a run of at least 8 digits, single spaces, dots or dashes allowed between them
+    # a run of at least 8 digits, single spaces, dots or dashes allowed between them;
+    # every match must begin with such a run, so the scan starts at the first one
     needs_long_number: bool = False
     any_of: list[str] = []
     # whole words (no letter, digit or underscore before, no letter after); passes when
     # any_of or any_word does
     any_word: list[str] = []
+    # a regex that must occur somewhere in the text (one `search`, on top of the word
+    # tests): write it to open with a literal so `re` can skip to the candidates
+    search: str | None = None
+
+    @field_validator("search")
+    @classmethod
+    def _search_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from exc
+        return value
 
 
 class PatternSpec(_Strict):
@@ -168,6 +182,10 @@ class CompiledPattern:
     any_words: frozenset[str] = frozenset()
     any_chars: tuple[str, ...] = ()
     preceded_by: re.Pattern[str] | None = None
+    search: re.Pattern[str] | None = None
+    # words and characters together: the pattern runs when any is in the message's
+    # `present` set (empty: always)
+    gate: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -195,6 +213,7 @@ class CompiledRecognizer:
     keyword_patterns: list[CompiledPattern] = field(default_factory=list)
     any_words: frozenset[str] = frozenset()
     any_chars: tuple[str, ...] = ()
+    gate: frozenset[str] = frozenset()
 
 
 def _split_prefilter(
@@ -216,19 +235,29 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
         flags = 0
         for f in p.flags:
             flags |= _FLAGS[f]
+        words, chars = _split_prefilter(p.prefilter.any_of, p.prefilter.any_word)
         patterns.append(
             CompiledPattern(
-                p,
-                re.compile(p.regex, flags),
-                p.validator or spec.validator,
-                tuple(w.lower() for w in p.prefilter.any_of),
-                re.compile(p.trigger) if p.trigger else None,
-                get_validator(name) if (name := p.validator or spec.validator) else None,
-                p.score,
-                p.group,
-                p.expanded_keywords(),
-                *_split_prefilter(p.prefilter.any_of, p.prefilter.any_word),
-                re.compile(p.keyword_preceded_by, re.MULTILINE) if p.keyword_preceded_by else None,
+                spec=p,
+                regex=re.compile(p.regex, flags),
+                validator=p.validator or spec.validator,
+                any_of=tuple(w.lower() for w in p.prefilter.any_of),
+                trigger=re.compile(p.trigger) if p.trigger else None,
+                validator_fn=get_validator(name)
+                if (name := p.validator or spec.validator)
+                else None,
+                score=p.score,
+                group=p.group,
+                keywords=p.expanded_keywords(),
+                any_words=words,
+                any_chars=chars,
+                preceded_by=(
+                    re.compile(p.keyword_preceded_by, re.MULTILINE)
+                    if p.keyword_preceded_by
+                    else None
+                ),
+                gate=words | frozenset(chars),
+                search=re.compile(p.prefilter.search) if p.prefilter.search else None,
             )
         )
     word_entity: dict[str, str | None] = {}
@@ -270,6 +299,7 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
         keyword_patterns=[cp for cp in patterns if cp.keywords],
         any_words=rec_words,
         any_chars=rec_chars,
+        gate=rec_words | frozenset(rec_chars),
     )
 
 

@@ -46,17 +46,6 @@ ENTITY_PRIORITY: dict[str, int] = {
 }
 
 
-def _prefilter_passes(
-    words: frozenset[str], chars: tuple[str, ...], present: set[str], lower: str
-) -> bool:
-    if words and not words.isdisjoint(present):
-        return True
-    for c in chars:  # noqa: SIM110  (a plain loop: cheaper than any() on a generator)
-        if c in lower:
-            return True
-    return False
-
-
 def _leftmost_longest(
     hits: list[tuple[int, int, CompiledPattern]],
 ) -> list[tuple[int, int, CompiledPattern]]:
@@ -136,6 +125,7 @@ class Detector:
     _entities: frozenset[str] = field(init=False, repr=False)
     _language_gated: bool = field(init=False, repr=False, default=False)
     _keywords: KeywordIndex[tuple[int, CompiledPattern]] = field(init=False, repr=False)
+    _gate_chars: tuple[str, ...] = field(init=False, repr=False, default=())
 
     def __post_init__(self) -> None:
         specs = list(self.recognizers) if self.recognizers is not None else list(default_specs())
@@ -164,6 +154,9 @@ class Detector:
                 for word in cp.keywords:
                     self._keywords.add_trigger(word, (i, cp))
         self._keywords.build()
+        chars = {c for rec in self._compiled for c in rec.any_chars}
+        chars.update(c for rec in self._compiled for cp in rec.patterns for c in cp.any_chars)
+        self._gate_chars = tuple(sorted(chars))
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: object) -> Detector:
@@ -181,8 +174,14 @@ class Detector:
             # a few characters (such as "İ") grow when lower-cased; offsets must line up
             lower = text.translate(_ASCII_LOWER)
         has_digit = _HAS_DIGIT.search(text) is not None
-        has_long = has_digit and _LONG_NUMBER.search(text) is not None
+        long_run = _LONG_NUMBER.search(text) if has_digit else None
+        has_long = long_run is not None
+        long_start = long_run.start() if long_run is not None else 0
         present, keyword_hits = self._keywords.scan(lower)
+        # single-character prefilters: one C-level `in` each, shared by every recognizer
+        for c in self._gate_chars:
+            if c in lower:
+                present.add(c)
         by_recognizer: dict[int, list[tuple[int, int, CompiledPattern]]] = {}
         for start, end, (i, cp) in keyword_hits:
             if cp.preceded_by is not None and not cp.preceded_by.search(
@@ -198,9 +197,7 @@ class Detector:
                 continue
             if (rec.needs_digit and not has_digit) or (rec.needs_long and not has_long):
                 continue
-            if (rec.any_words or rec.any_chars) and not _prefilter_passes(
-                rec.any_words, rec.any_chars, present, lower
-            ):
+            if rec.gate and rec.gate.isdisjoint(present):
                 continue
             if rec.function is not None:
                 for s, e, sc in rec.function(text, rec.spec):
@@ -211,9 +208,7 @@ class Detector:
             hits = by_recognizer.get(i)
             if hits:
                 for _, end, cp in _leftmost_longest(hits):
-                    if (cp.any_words or cp.any_chars) and not _prefilter_passes(
-                        cp.any_words, cp.any_chars, present, lower
-                    ):
+                    if cp.gate and cp.gate.isdisjoint(present):
                         continue
                     m = cp.regex.match(text, end)
                     if m is not None:
@@ -221,9 +216,7 @@ class Detector:
             if rec.trigger_re is not None:
                 for t in rec.trigger_re.finditer(lower):
                     cp = rec.trigger_patterns[t.lastgroup or ""]
-                    if (cp.any_words or cp.any_chars) and not _prefilter_passes(
-                        cp.any_words, cp.any_chars, present, lower
-                    ):
+                    if cp.gate and cp.gate.isdisjoint(present):
                         continue
                     m = cp.regex.match(text, t.end())
                     if m is not None:
@@ -231,11 +224,12 @@ class Detector:
             for cp in rec.patterns:
                 if cp.trigger is not None or cp.keywords:
                     continue
-                if (cp.any_words or cp.any_chars) and not _prefilter_passes(
-                    cp.any_words, cp.any_chars, present, lower
-                ):
+                if cp.gate and cp.gate.isdisjoint(present):
                     continue
-                for m in cp.regex.finditer(text):
+                if cp.search is not None and cp.search.search(text) is None:
+                    continue
+                # look-behinds still see the text before the starting position
+                for m in cp.regex.finditer(text, long_start if rec.needs_long else 0):
                     self._emit(rec, cp, m, text, lower, add)
         if not found:
             return found

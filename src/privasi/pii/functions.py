@@ -94,6 +94,13 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
     score = float(spec.options.get("score", 0.55))  # type: ignore[arg-type]
     names = given_names()
     stops = stopwords()
+    # most messages hold no known name: strings from findall are cheaper to test than
+    # the match objects of the full pass below
+    for word in _CAP_WORD.findall(text):
+        if word.lower() in names:
+            break
+    else:
+        return
     pos = 0
     for m in _CAP_WORD.finditer(text):
         if m.start() < pos:
