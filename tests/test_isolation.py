@@ -148,6 +148,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ),
     ("DELETE", "/api/v1/subjects/{subject_id}/objections/{purpose}"): Case("resource", "subject"),
     ("GET", "/api/v1/subjects/{subject_id}/consents"): Case("resource", "subject"),
+    ("POST", "/api/v1/subjects/{subject_id}/merge"): Case(
+        "resource", "subject", body={"other_id": "b-other-record"}
+    ),
     ("POST", "/api/v1/consent/events"): Case(
         "own",
         body={

@@ -43,7 +43,7 @@ from privasi.consent.purposes import (
 )
 from privasi.consent.purposes import withdrawal_consequences as _consequences
 from privasi.db import PrivasiSession, new_id, utcnow
-from privasi.errors import NotFound, ValidationFailed
+from privasi.errors import InvalidTransition, NotFound, ValidationFailed
 from privasi.orgs.service import Principal
 from privasi.policy.models import PolicyVersion
 from privasi.policy.schema import Policy
@@ -368,6 +368,14 @@ def _record(
     return [e["id"] for e in events]
 
 
+def _writable(subject: Subject) -> Subject:
+    if subject.state == "merged":
+        raise InvalidTransition(
+            "this subject was merged into another one: record consent for the kept subject"
+        )
+    return subject
+
+
 def _one(session: PrivasiSession, event_id: str) -> ConsentEvent:
     event = session.get(ConsentEvent, event_id)
     assert event is not None
@@ -379,20 +387,26 @@ def grant(
 ) -> ConsentEvent:
     """Record consent for a consent-based purpose; refuses other legal bases and minors without
     their guardian."""
-    return _one(session, _record(session, principal, [subject.id], purpose, GRANTED, proof)[0])
+    return _one(
+        session, _record(session, principal, [_writable(subject).id], purpose, GRANTED, proof)[0]
+    )
 
 
 def withdraw(
     session: PrivasiSession, principal: Principal, subject: Subject, purpose: str, proof: Proof
 ) -> ConsentEvent:
     """Record a withdrawal; a check answers 'withdrawn' from this transaction's commit on."""
-    return _one(session, _record(session, principal, [subject.id], purpose, WITHDRAWN, proof)[0])
+    return _one(
+        session, _record(session, principal, [_writable(subject).id], purpose, WITHDRAWN, proof)[0]
+    )
 
 
 def expire(
     session: PrivasiSession, principal: Principal, subject: Subject, purpose: str, proof: Proof
 ) -> ConsentEvent:
-    return _one(session, _record(session, principal, [subject.id], purpose, EXPIRED, proof)[0])
+    return _one(
+        session, _record(session, principal, [_writable(subject).id], purpose, EXPIRED, proof)[0]
+    )
 
 
 def record_many(

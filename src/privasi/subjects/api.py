@@ -146,3 +146,15 @@ def withdraw_objection(
 ) -> object:
     subject = subjects.get_subject(ctx.session, subject_id)
     return subjects.set_objection(ctx.session, ctx.principal, subject, purpose, False)
+
+
+@router.post("/{subject_id}/merge", response_model=schemas.SubjectDetail)
+def merge(subject_id: str, body: schemas.MergeIn, ctx: Ctx = ctx_for("subjects.manage")) -> object:
+    """Fold another record of the same person into this one: identifiers, age, guardians,
+    restriction, objections and the newest consent choices move here; the other record stays,
+    marked merged, with its own consent evidence."""
+    from privasi.subjects.merge import merge as merge_subjects
+
+    keep = subjects.get_subject(ctx.session, subject_id)
+    other = subjects.get_subject(ctx.session, body.other_id)
+    return _detail(ctx, merge_subjects(ctx.session, ctx.principal, keep, other))

@@ -84,6 +84,11 @@ class RestrictionIn(BaseModel):
     restricted: bool
 
 
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    other_id: str = Field(min_length=1, max_length=36, description="the record to fold in")
+
+
 class ObjectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     purpose: str = Field(min_length=1, max_length=100, description='a purpose id, or "*"')

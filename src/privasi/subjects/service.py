@@ -105,7 +105,7 @@ def _owners(session: PrivasiSession, keys: list[tuple[str, str]]) -> dict[tuple[
     return {(k, b): s for k, b, s in rows if (k, b) in wanted}
 
 
-def _store_identifiers(
+def store_identifiers(
     session: PrivasiSession, subject_id: str, values: dict[str, str]
 ) -> dict[str, str]:
     """Insert the identifiers not yet stored; returns the owner of each (kind, index) pair
@@ -177,7 +177,7 @@ def find_or_create(
     subject = Subject(kind=kind, objections=[])
     session.add(subject)
     session.flush()
-    owners = _store_identifiers(session, subject.id, values)
+    owners = store_identifiers(session, subject.id, values)
     others = {o for o in owners.values() if o and o != subject.id}
     if others:
         # A concurrent request created the subject first: drop ours and use theirs.
@@ -223,7 +223,7 @@ def add_identifiers(
     }
     if not new:
         return []
-    result = _store_identifiers(session, subject.id, new)
+    result = store_identifiers(session, subject.id, new)
     others = {o for o in result.values() if o and o != subject.id}
     if others:
         raise SubjectsConflict({subject.id, *others})
