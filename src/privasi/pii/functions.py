@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from .config import RecognizerSpec
-from .names import given_names, is_stopword, stopwords
+from .names import given_names, is_stopword, places, stopwords
 
 Span = tuple[int, int, float]
 Function = Callable[[str, RecognizerSpec], Iterator[Span]]
@@ -382,7 +382,7 @@ def _address_token_ok(tok: str, lenient: bool) -> bool:
     core = tok.strip(".()\"'").lower()
     if not core:
         return True
-    if core in _ADDR_WORDS or core.rstrip(".") in _ABBREV or core in _CITIES:
+    if core in _ADDR_WORDS or core.rstrip(".") in _ABBREV or core in _CITIES or core in places():
         return True
     if any(ch.isdigit() for ch in core):
         return len(core) <= 12

@@ -22,8 +22,14 @@ def given_names() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def places() -> frozenset[str]:
+    return _words("places.txt")
+
+
+@lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
-    return _words("stopwords.txt")
+    """Words that end or rule out a name: common words, roles, brands and places."""
+    return _words("stopwords.txt") | places()
 
 
 def is_given_name(token: str) -> bool:
