@@ -56,6 +56,14 @@ def test_merge_resolves_the_conflict_and_keeps_the_newest_choice(client, toko):
         headers=toko.headers,
     ).json()  # fmt: skip
     assert promo["allowed"] is True
+    # a business still holding the old id is answered from the kept record
+    old_id = client.get(
+        "/api/v1/consent/check", params={"subject_id": phone["id"], "purpose": "whatsapp_promo"},
+        headers=toko.headers,
+    ).json()  # fmt: skip
+    assert old_id == {
+        "subject_id": phone["id"], "purpose": "whatsapp_promo", "allowed": True, "reason": "consent"
+    }  # fmt: skip
     # the merged-away record keeps its own evidence and takes no new events
     evidence = client.get(f"/api/v1/subjects/{phone['id']}/consents", headers=toko.headers).json()
     assert len(evidence["events"]) == 2

@@ -37,6 +37,7 @@ MAX_CHECK = 10_000
 # Checks read 10,000 subjects per call: fewer, larger statements (SQLite >= 3.32 and
 # PostgreSQL both take far more bound parameters than this).
 CHECK_CHUNK = 5000
+MAX_MERGE_HOPS = 5
 
 REASONS = (
     "consent",
@@ -77,16 +78,22 @@ class _Row:
     guardian_id: str | None
     renew_from: date | None
     minor: bool | None  # None: computed for another minimum age, ask the subjects service
+    subject_id: str  # whose record answers: the asked id, or the record it was merged into
 
 
-def _rows(session: PrivasiSession, ids: list[str], purpose: str, policy: Policy) -> dict[str, _Row]:
+def _rows(
+    session: PrivasiSession, ids: list[str], purpose: str, policy: Policy, hops: int = 0
+) -> dict[str, _Row]:
     """Everything a check needs about these subjects, in one query per chunk of 5,000.
 
     Objections are read as text and parsed only when not empty, and the minor flag comes from
-    the stored ``minor_until``: parsing JSON or opening keys for 10,000 rows would dominate."""
+    the stored ``minor_until``: parsing JSON or opening keys for 10,000 rows would dominate.
+    An id of a record staff merged into another is answered from that other record, since a
+    business may still hold the old id."""
     today = utcnow().date()
     minimum = policy.minors.minimum_age
     out: dict[str, _Row] = {}
+    merged: dict[str, str] = {}
     for chunk in _chunks(ids):
         stmt = (
             select(
@@ -99,6 +106,7 @@ def _rows(session: PrivasiSession, ids: list[str], purpose: str, policy: Policy)
                 ConsentState.status,
                 ConsentState.guardian_id,
                 ConsentState.renew_from,
+                Subject.merged_into,
             )
             .outerjoin(
                 ConsentState,
@@ -117,7 +125,11 @@ def _rows(session: PrivasiSession, ids: list[str], purpose: str, policy: Policy)
             status,
             guardian,
             renew,
+            merged_into,
         ) in session.execute(stmt):
+            if merged_into is not None and hops < MAX_MERGE_HOPS:
+                merged[sid] = merged_into
+                continue
             minor: bool | None = False
             if aged:
                 minor = (until is not None and until > today) if age == minimum else None
@@ -128,7 +140,11 @@ def _rows(session: PrivasiSession, ids: list[str], purpose: str, policy: Policy)
                 guardian,
                 renew,
                 minor,
+                sid,
             )
+    if merged:
+        kept = _rows(session, sorted(set(merged.values())), purpose, policy, hops + 1)
+        out.update((sid, kept[target]) for sid, target in merged.items() if target in kept)
     return out
 
 
@@ -172,7 +188,8 @@ def check(session: PrivasiSession, subject_ids: list[str], purpose: str) -> list
         if row.guardian_id is None:
             minor = row.minor
             if minor is None:
-                minor = subjects.is_minor(session, subjects.get_subject(session, sid), policy)
+                record = subjects.get_subject(session, row.subject_id)
+                minor = subjects.is_minor(session, record, policy)
             if minor:
                 return Decision(sid, name, False, "minor_without_guardian")
         return Decision(sid, name, True, "consent")

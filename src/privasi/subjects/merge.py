@@ -72,6 +72,7 @@ def merge(session: PrivasiSession, principal: Principal, keep: Subject, other: S
     keep.restricted = keep.restricted or other.restricted
     keep.objections = sorted(set(keep.objections or []) | set(other.objections or []))
     other.state = MERGED
+    other.merged_into = keep.id
     session.flush()
     carried = carry_over(session, principal, keep.id, other.id)
     audit.record(

@@ -17,6 +17,8 @@ class Subject(TenantMixin, Base):
     kind: Mapped[str | None] = mapped_column(String(64), default=None)  # the policy's subject kind
     state: Mapped[str] = mapped_column(String(64), default="active")
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when staff fold this record into another one: checks follow it there.
+    merged_into: Mapped[str | None] = mapped_column(String(36), default=None)
     objections: Mapped[list[str]] = mapped_column(JSON, default=list)  # purpose ids; "*" = all
     # Birth date or declared age, sealed with the subject's key (JSON: {"birth_date"} or
     # {"declared_age", "declared_on"}).

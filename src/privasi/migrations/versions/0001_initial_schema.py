@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 00:16:23.545683
+Create Date: 2026-11-22 00:31:56.889255
 """
 
 from __future__ import annotations
@@ -454,6 +454,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=64), nullable=True),
         sa.Column("state", sa.String(length=64), nullable=False),
         sa.Column("restricted", sa.Boolean(), nullable=False),
+        sa.Column("merged_into", sa.String(length=36), nullable=True),
         sa.Column("objections", sa.JSON(), nullable=False),
         sa.Column("age_enc", sa.Text(), nullable=True),
         sa.Column("minor_until", sa.Date(), nullable=True),
