@@ -64,6 +64,8 @@ def test_merge_resolves_the_conflict_and_keeps_the_newest_choice(client, toko):
     assert old_id == {
         "subject_id": phone["id"], "purpose": "whatsapp_promo", "allowed": True, "reason": "consent"
     }  # fmt: skip
+    old_record = client.get(f"/api/v1/subjects/{phone['id']}", headers=toko.headers).json()
+    assert old_record["state"] == "merged" and old_record["merged_into"] == email["id"]
     # the merged-away record keeps its own evidence and takes no new events
     evidence = client.get(f"/api/v1/subjects/{phone['id']}/consents", headers=toko.headers).json()
     assert len(evidence["events"]) == 2

@@ -46,6 +46,7 @@ class SubjectOut(BaseModel):
     state: str
     restricted: bool
     objections: list[str]
+    merged_into: str | None = Field(None, description="set once staff merged this record")
     created_at: datetime
 
 
