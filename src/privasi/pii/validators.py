@@ -186,6 +186,54 @@ def _id_fixed_line() -> re.Pattern[str]:
     return re.compile(meta.fixed_line.national_number_pattern or r"(?!)")
 
 
+# the number types phonenumbers' is_valid_number accepts
+_NUMBER_TYPES = (
+    "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number",
+    "voip", "pager", "uan", "voicemail",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=512)
+def _region_rules(region: str, code: int) -> tuple[tuple[re.Pattern[str], ...], frozenset[int]]:
+    """A region's number patterns and possible lengths from phonenumbers' metadata,
+    compiled once: the checks of is_valid_number and is_possible_number without
+    parsing a PhoneNumber object (about 40 µs) for every candidate."""
+    if region == "001":
+        meta = phonenumbers.PhoneMetadata.metadata_for_nongeo_region(code)
+    else:
+        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None:
+        return (), frozenset()
+    patterns = []
+    for name in _NUMBER_TYPES:
+        desc = getattr(meta, name, None)
+        if desc is not None and desc.national_number_pattern:
+            patterns.append(re.compile(desc.national_number_pattern))
+    general = meta.general_desc
+    return tuple(patterns), frozenset(general.possible_length or ()) if general else frozenset()
+
+
+def _international(d: str) -> bool | None:
+    """Digits after "+" or "00": True for a valid number, None for one of a possible
+    length in an unknown range, False otherwise."""
+    for size in (1, 2, 3):
+        code = int(d[:size]) if len(d) > size else 0
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code)
+        if regions:
+            break
+    else:
+        return False
+    national = d[size:]
+    possible = False
+    for region in regions:
+        patterns, lengths = _region_rules(region, code)
+        if len(national) in lengths:
+            possible = True
+            if any(p.fullmatch(national) for p in patterns):
+                return True
+    return None if possible else False
+
+
 @register("phone")
 def validate_phone(value: str) -> Result:
     d = digits(value)
@@ -200,15 +248,13 @@ def validate_phone(value: str) -> Result:
         ):
             return True
     if international:
-        try:
-            parsed = phonenumbers.parse("+" + d[2:] if stripped.startswith("00") else value, None)
-        except phonenumbers.NumberParseException:
-            return False
-        if phonenumbers.is_valid_number(parsed):
-            return True
+        # "+44 (0)20 ...": the bracketed trunk zero is not dialled from abroad
+        d = digits(value.replace("(0)", "", 1))
+        verdict = _international(d[2:] if stripped.startswith("00") else d)
         # a number written with "+" is one even when its range is unknown to the metadata
-        plus = stripped.startswith("+")
-        return Verdict(score=0.5) if plus and phonenumbers.is_possible_number(parsed) else False
+        if verdict is None:
+            return Verdict(score=0.5) if stripped.startswith("+") else False
+        return verdict
     if d.startswith("62"):
         national = d[2:]
     elif d.startswith("0"):
