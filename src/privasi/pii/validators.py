@@ -159,13 +159,27 @@ def validate_npwp_formatted(value: str) -> Result:
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|35|6(?:011|5|4[4-9])|62\d{14})")
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
+def luhn_ok(d: str) -> bool:
+    """The Luhn check on a string of digits. stdnum's luhn.is_valid gives the same answer
+    (a test holds them together) but costs about 15 µs; every 16-digit candidate, NIKs
+    included, passes through here."""
+    total = 0
+    for i, ch in enumerate(reversed(d)):
+        n = ord(ch) - 48
+        total += _DOUBLED[n] if i & 1 else n
+    return total % 10 == 0
+
+
 @register("credit_card")
 def validate_card(value: str) -> Result:
     d = digits(value)
     if not 13 <= len(d) <= 19 or not _CARD_PREFIX.match(d) or len(set(d)) < 2:
         return False
     # a failed Luhn check is usually a typo: kept only when context says "card"
-    return True if luhn.is_valid(d) else Verdict(score=0.25)
+    return True if luhn_ok(d) else Verdict(score=0.25)
 
 
 @register("bank_account")
