@@ -193,6 +193,8 @@ MATRIX: dict[tuple[str, str], Case] = {
         notes="A's subject named by identifier is unknown to B",
     ),
     ("GET", "/api/v1/consent/purposes"): Case("list"),
+    ("GET", "/api/v1/consent/events"): Case("list"),
+    ("GET", "/api/v1/consent/summary"): Case("list"),
     ("GET", "/api/v1/outbox"): Case("list"),
     ("GET", "/api/v1/outbox/{message_id}"): Case("resource", "outbox_message"),
     ("POST", "/api/v1/outbox/{message_id}/retry"): Case("resource", "outbox_message"),

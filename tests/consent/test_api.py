@@ -313,3 +313,29 @@ def test_every_consent_change_is_an_audit_event(client, toko):
     actions = [e["action"] for e in page["items"]]
     assert actions[:2] == ["consent.withdrawn", "consent.granted"]
     assert "sari@" not in str(page)
+
+
+def test_ledger_pages_and_summary(client, toko):
+    ids = [_subject(client, toko, f"l{i}@contoh.example")["id"] for i in range(3)]
+    for sid in ids:
+        assert _event(client, toko, sid).status_code == 201
+    _event(client, toko, ids[0], action="withdrawn", text="", method="button")
+    seen = []
+    cursor = None
+    while True:
+        params = {"purpose": "newsletter", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/v1/consent/events", params=params, headers=toko.headers).json()
+        seen += [(e["subject_id"], e["action"]) for e in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 4 and seen[0] == (ids[0], "withdrawn")
+    assert sorted(seen[1:]) == sorted((sid, "granted") for sid in ids)
+    only = client.get(
+        "/api/v1/consent/events", params={"action": "withdrawn"}, headers=toko.headers
+    ).json()["items"]
+    assert [e["subject_id"] for e in only] == [ids[0]]
+    summary = client.get("/api/v1/consent/summary", headers=toko.headers).json()
+    assert summary == [
+        {"purpose": "newsletter", "granted": 2, "withdrawn": 1, "expired": 0, "renewal_marked": 0}
+    ]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query
@@ -80,6 +81,38 @@ def record_batch(body: schemas.BatchIn, ctx: Ctx = ctx_for("consent.manage")) ->
         )
 
     return run_idempotent(ctx, body, produce)
+
+
+@router.get(f"{PREFIX}/events", response_model=schemas.LedgerPage)
+def ledger(
+    purpose: str | None = Query(None, max_length=100),
+    action: Literal["granted", "withdrawn", "expired"] | None = None,
+    since: datetime | None = Query(None, description="events at or after this time"),
+    limit: int = Query(100, ge=1, le=1000),
+    cursor: str | None = Query(None, max_length=100, description="next_cursor of the last page"),
+    ctx: Ctx = ctx_for("consent.read"),
+) -> object:
+    """The ledger, newest first, with each event's proof."""
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    events, next_cursor = evidence.ledger_page(
+        ctx.session, purpose=purpose, action=action, since=since, limit=limit, cursor=cursor
+    )
+    texts = consent.texts(ctx.session, (e.text_sha256 for e in events))
+    items = [
+        schemas.EventOut(
+            subject_id=e.subject_id,
+            **evidence.event_json(e, texts[e.text_sha256].text if e.text_sha256 in texts else None),
+        )
+        for e in events
+    ]
+    return schemas.LedgerPage(items=items, next_cursor=next_cursor)
+
+
+@router.get(f"{PREFIX}/summary", response_model=list[schemas.PurposeSummary])
+def summary(ctx: Ctx = ctx_for("consent.read")) -> object:
+    """Per purpose: consents standing, withdrawn, expired, and waiting for renewal."""
+    return evidence.summary(ctx.session)
 
 
 @router.get(f"{PREFIX}/events/{{event_id}}", response_model=schemas.EventOut)

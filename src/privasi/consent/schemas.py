@@ -141,3 +141,16 @@ class Evidence(BaseModel):
     guardians: list[dict[str, Any]]
     current: list[dict[str, Any]]
     events: list[dict[str, Any]]
+
+
+class PurposeSummary(BaseModel):
+    purpose: str
+    granted: int
+    withdrawn: int
+    expired: int
+    renewal_marked: int = Field(description="standing grants that need renewal after a change")
+
+
+class LedgerPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str | None
