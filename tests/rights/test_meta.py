@@ -249,3 +249,20 @@ def test_unlinking_needs_the_subjects_permission(client: Any, db: Any, make_org:
     with db.session(org.id) as s:
         assert rights.list_requests(s).items == []
         assert subjects.find_by_identifier(s, "meta_asid", ASID) is not None
+
+
+def test_unlinking_google_removes_the_google_account_id(
+    client: Any, db: Any, make_org: Any
+) -> None:
+    org = make_org("masuk-google")
+    with db.session(org.id) as s:
+        subject = subjects.find_or_create(
+            s, system_principal(org.id), {"google": "104857600123456789012", "email": EMAIL}
+        )
+    answer = client.delete(
+        f"/api/v1/subjects/{subject.id}/social-logins/google", headers=org.headers
+    )
+    assert answer.status_code == 200 and answer.json()["removed"] == 1
+    with db.session(org.id) as s:
+        assert subjects.find_by_identifier(s, "google", "104857600123456789012") is None
+        assert subjects.find_by_identifier(s, "email", EMAIL).id == subject.id

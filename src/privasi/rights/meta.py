@@ -22,7 +22,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from privasi.audit import service as audit
@@ -36,7 +36,6 @@ from privasi.rights import service as rights
 from privasi.rights.models import OPEN_STATUSES, RightsRequest
 from privasi.subjects import service as subjects
 from privasi.subjects.identifiers import IDENTIFIER_KINDS
-from privasi.subjects.models import SubjectIdentifier
 from privasi.vault import service as vault
 
 SECRET_NAME = "meta_app_secret"
@@ -220,12 +219,7 @@ def unlink_social_login(
             f"unknown social login '{provider}'; use one of {', '.join(supported)}",
             field="provider",
         )
-    result = session.execute(
-        delete(SubjectIdentifier).where(
-            SubjectIdentifier.subject_id == subject.id, SubjectIdentifier.kind.in_(kinds)
-        )
-    )
-    removed = int(getattr(result, "rowcount", 0) or 0)
+    removed = subjects.remove_identifiers(session, principal, subject, kinds)
     audit.record(
         session,
         principal,

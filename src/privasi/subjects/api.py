@@ -25,7 +25,7 @@ def _detail(ctx: Ctx, subject: subjects.Subject) -> schemas.SubjectDetail:
         minor = subjects.is_minor(ctx.session, subject, policy)
     return schemas.SubjectDetail(
         **schemas.SubjectOut.model_validate(subject).model_dump(),
-        identifiers=subjects.identifiers(ctx.session, subject),
+        identifiers=subjects.read_identifiers(ctx.session, ctx.principal, subject),
         minor=minor,
         guardians=[
             schemas.GuardianOut.model_validate(g)

@@ -13,7 +13,7 @@ from privasi.errors import ValidationFailed
 from privasi.vault.core import Vault
 from privasi.vault.normalise import email, external_id, phone
 
-IDENTIFIER_KINDS = ("email", "phone", "whatsapp", "meta_asid", "external", "visitor")
+IDENTIFIER_KINDS = ("email", "phone", "whatsapp", "meta_asid", "google", "external", "visitor")
 # Kinds that hold the same phone number: a lookup by one also finds the other.
 SAME_NUMBER = {"phone": "whatsapp", "whatsapp": "phone"}
 # The vault normalises these itself; the others are indexed as tagged external ids.
@@ -28,6 +28,8 @@ CONTACT_KINDS = {
 _DIGITS = re.compile(r"^\+?[0-9][0-9 ().-]{5,30}$")
 _ASID = re.compile(r"^[0-9]{5,40}$")
 _VISITOR = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+# Google's OpenID "sub" claim: a stable numeric account id, never the e-mail address.
+_GOOGLE_SUB = re.compile(r"^[0-9]{5,255}$")
 
 
 def _whatsapp(value: str) -> str:
@@ -47,6 +49,15 @@ def _meta_asid(value: str) -> str:
     text = value.strip()
     if not _ASID.match(text):
         raise ValidationFailed("a Meta app-scoped id is 5-40 digits", field="meta_asid")
+    return text
+
+
+def _google(value: str) -> str:
+    text = value.strip()
+    if not _GOOGLE_SUB.match(text):
+        raise ValidationFailed(
+            "a Google account id is the numeric 'sub' of the sign-in token", field="google"
+        )
     return text
 
 
@@ -80,6 +91,8 @@ def normalise(kind: str, value: str) -> str:
         return _whatsapp(value)
     if kind == "meta_asid":
         return _meta_asid(value)
+    if kind == "google":
+        return _google(value)
     return _visitor(value)
 
 

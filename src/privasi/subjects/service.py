@@ -307,6 +307,48 @@ def identifiers(session: PrivasiSession, subject: Subject) -> dict[str, list[str
     return out
 
 
+def remove_identifiers(
+    session: PrivasiSession, principal: Principal, subject: Subject, kinds: Iterable[str]
+) -> int:
+    """Delete the subject's identifiers of these kinds (e.g. an unlinked social login); the
+    subject stays known by the others. Returns how many were removed."""
+    kinds = tuple(kinds)
+    unknown = [k for k in kinds if k not in IDENTIFIER_KINDS]
+    if unknown or not kinds:
+        raise ValidationFailed("unknown identifier kind", field="kinds")
+    result = session.execute(
+        delete(SubjectIdentifier).where(
+            SubjectIdentifier.subject_id == subject.id, SubjectIdentifier.kind.in_(kinds)
+        )
+    )
+    removed = int(getattr(result, "rowcount", 0) or 0)
+    audit.record(
+        session,
+        principal,
+        "subject.identifiers_removed",
+        subject_id=subject.id,
+        details={"kinds": list(kinds), "removed": removed},
+    )
+    return removed
+
+
+def read_identifiers(
+    session: PrivasiSession, principal: Principal, subject: Subject, purpose: str | None = None
+) -> dict[str, list[str]]:
+    """The identifiers shown to a person or a client: a read of personal data, so it is audited
+    (UU PDP Pasal 31) and appears in the subject's own processing record."""
+    values = identifiers(session, subject)
+    audit.record(
+        session,
+        principal,
+        "subject.read",
+        subject_id=subject.id,
+        purpose=purpose,
+        details={"fields": sorted(values)},
+    )
+    return values
+
+
 def contact_for(session: PrivasiSession, subject: Subject, channel: str) -> str | None:
     """The e-mail address or number to reach the subject on ``channel``, or None."""
     kinds = CONTACT_KINDS.get(channel)
