@@ -32,6 +32,11 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "hex_colons": lambda n: "ab:" * (n // 3),
     "password_words": lambda n: "password " * (n // 9),
     "capitals": lambda n: "Aaaa " * (n // 5),
+    "name_lists": lambda n: "Andi Wijaya, " * (n // 13),
+    "numbered_names": lambda n: "\n1. Budi Santoso" * (n // 16),
+    "keyword_soup": lambda n: "pak bu kak a.n. " * (n // 16),
+    "place_names": lambda n: "Villa Budi " * (n // 11),
+    "bracket_phones": lambda n: "(+62 812 " * (n // 9),
 }
 
 
