@@ -240,6 +240,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/requests/{request_id}/route"): Case(
         "resource", "rights_request", body={"controller": "org-a"}
     ),
+    ("POST", "/integrations/connectors/{org_slug}/{system_id}/callback"): Case(
+        "public", notes="signed with the system's credential; unknown org/system/task look alike"
+    ),
     ("POST", "/integrations/meta/{org_slug}/data-deletion"): Case(
         "public", notes="Meta's signed_request under the org's app secret; nothing read before the check"
     ),

@@ -45,6 +45,7 @@ ROUTERS = [
     "privasi.rights.meta",
     "privasi.rights.center",
     "privasi.rights.downloads",
+    "privasi.connectors.http_api",
 ]
 
 

@@ -34,6 +34,7 @@ HANDLER_MODULES = [
     "privasi.rights.deadlines",
     "privasi.rights.downloads",
     "privasi.rights.execution",
+    "privasi.connectors.http",
 ]
 
 Reconciler = Callable[[PrivasiSession], int]
