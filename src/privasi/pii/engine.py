@@ -236,7 +236,8 @@ class Detector:
         if self.allow_list.values or self.allow_list.patterns:
             # before overlap resolution, so an allowed value cannot displace another finding
             found = [f for f in found if not self.allow_list.allows(text[f.start : f.end])]
-        return resolve_overlaps(found)
+        # a single finding has nothing to overlap with (the common case in chat)
+        return found if len(found) == 1 else resolve_overlaps(found)
 
     def _emit(
         self,

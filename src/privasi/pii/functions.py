@@ -110,7 +110,11 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
             continue
         start = m.start()
         end = m.end()
+        size = len(text)
         for _ in range(3):
+            # the regex only when a capital follows the space: the common case is cheaper
+            if end + 1 >= size or text[end] != " " or not text[end + 1].isupper():
+                break
             nxt = _NEXT_CAP.match(text, end)
             if not nxt or nxt.group(1).lower() in stops:
                 break
@@ -118,6 +122,8 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
         # family names come after given names, but a name missing from the gazetteer
         # may come first ("Herman Susanto"): take capitalised words just before it too
         for _ in range(2):
+            if start < 3 or text[start - 1] != " " or not text[start - 2].islower():
+                break
             prev = _PREV_CAP.search(text, max(0, start - 24), start)
             if (
                 not prev
