@@ -14,6 +14,8 @@ from pydantic import Field, field_validator, model_validator
 from privasi.policy.base import Ident, Localized, Model, Text, Url
 from privasi.policy.vocab import Erasure, StartEvent, SystemKind
 
+MATCH_KINDS = ("email", "phone", "whatsapp", "external", "google", "meta_asid")
+
 
 class Column(Model):
     name: Text
@@ -28,8 +30,12 @@ class Column(Model):
 
 
 class Table(Model):
-    name: Text
+    name: Text  # "schema.table" reaches a table outside the connection's default schema
     identity_column: Text
+    # Which of the subject's identifiers the identity column holds (email, phone, external ...).
+    # Left out, it follows the column's name: *mail* -> email, phone/hp/msisdn/wa -> phone,
+    # anything else -> external (the business's own customer id).
+    match: Ident | None = None
     subject_kind: Ident | None = None
     columns: list[Column] = Field(min_length=1)
     timestamps: dict[StartEvent, Text] = Field(default_factory=dict)
@@ -39,7 +45,21 @@ class Table(Model):
         names = [c.name for c in self.columns]
         if len(names) != len(set(names)):
             raise ValueError("a column is listed twice")
+        if self.match is not None and self.match not in MATCH_KINDS:
+            raise ValueError(f"match is one of {', '.join(MATCH_KINDS)}")
         return self
+
+    def match_kind(self) -> str:
+        """The kind of subject identifier the identity column holds."""
+        if self.match is not None:
+            return self.match
+        name = self.identity_column.lower()
+        if "mail" in name:
+            return "email"
+        words = set(re.split(r"[^a-z0-9]+", name))
+        if "phone" in name or words & {"msisdn", "whatsapp", "wa", "hp", "telp", "telepon"}:
+            return "phone"
+        return "external"
 
 
 _URL_WITH_SECRET = re.compile(r"://[^/\s]*:[^/\s]*@")

@@ -1,0 +1,1 @@
+"""The business's own systems: ``sql`` (any SQLAlchemy URL) and ``http`` (signed webhooks)."""

@@ -1,0 +1,299 @@
+"""The ``sql`` connector: access, erasure and rectification in the business's own database.
+
+The connection URL is the organisation's secret named by the system's ``credential``. A table's
+rows belong to the subject when its identity column holds one of the subject's identifiers of the
+table's ``match`` kind (see ``policy.systems.Table.match_kind``).
+
+Erasure and rectification go through the rows in batches of ``BATCH_ROWS`` primary keys, each
+batch one transaction in the business's database. Before a batch is applied, its keys are
+committed in ``task.result`` as ``pending``; once applied, the next batch's keys replace them in
+the same commit as the count of the batch just done. A process killed anywhere replays at most the
+pending batch, whose operations are idempotent, and counts each row once. Connection errors are
+raised: the ``rights.execute`` job retries the task with backoff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from privasi.connectors import tables
+from privasi.connectors.tables import ConnectorError, Mapped, describe
+from privasi.db import PrivasiSession
+from privasi.errors import NotFound
+from privasi.policy import service as policies
+from privasi.policy.systems import System
+from privasi.policy.vocab import StartEvent
+from privasi.rights import service as rights
+from privasi.rights.execution import executor, lock_task
+from privasi.rights.export import attach_records
+from privasi.rights.models import RequestTask, RightsRequest
+from privasi.subjects import identifiers as ident
+from privasi.subjects import service as subjects
+from privasi.vault.service import get_secret, vault_for
+
+BATCH_ROWS = 500
+# What the connector has no rows to change for: privasi enforces these itself at run time.
+NOTHING_TO_DO = {"restrict", "object", "withdraw_consent"}
+
+Apply = Callable[[Connection, Mapped, list[list[Any]]], int]
+
+
+def system_of(session: PrivasiSession, system_id: str) -> System:
+    system = policies.current_policy(session).system(system_id)
+    if system.kind.value != "sql":
+        raise ConnectorError(f"system '{system_id}' is not an sql system")
+    return system
+
+
+def connect(session: PrivasiSession, system: System) -> tuple[Engine, list[Mapped]]:
+    """The system's engine and its declared tables, checked against the database."""
+    if system.credential is None:
+        raise ConnectorError(f"system '{system.id}' names no credential")
+    try:
+        url = get_secret(session, system.credential)
+    except NotFound:
+        raise ConnectorError(
+            f"no secret named '{system.credential}' is stored for this organisation; "
+            f"store the connection URL with `privasi secrets set ORG {system.credential}`"
+        ) from None
+    engine = tables.engine_for(url.strip())
+    return engine, tables.reflect(engine, system.tables)
+
+
+def hash_key(session: PrivasiSession, system: System) -> bytes:
+    """The system's HMAC key for the ``hash`` strategy: derived from the organisation's
+    blind-index key in the key store (so it is never stored beside the data it protects, and
+    dies with the organisation's keys), distinct per system."""
+    org_id = session.require_org()
+    # Tagged with a name no identifier kind uses, so it never equals a stored blind index.
+    derived = vault_for(session).blind_index(org_id, "external_id", f"connector-hash:{system.id}")
+    return hashlib.sha256(bytes.fromhex(derived)).digest()
+
+
+def subject_identifiers(session: PrivasiSession, request: RightsRequest) -> dict[str, list[str]]:
+    if request.subject_id is None:
+        raise ConnectorError("the request is not matched to a data subject")
+    return subjects.identifiers(session, subjects.get_subject(session, request.subject_id))
+
+
+def _save(task: RequestTask, **changes: Any) -> None:
+    task.result = {**(task.result or {}), **changes}
+
+
+def _table_state(task: RequestTask, name: str) -> dict[str, Any]:
+    return dict(((task.result or {}).get("tables") or {}).get(name) or {})
+
+
+def _put_table(
+    session: PrivasiSession, task: RequestTask, name: str, state: dict[str, Any]
+) -> None:
+    states = dict((task.result or {}).get("tables") or {})
+    states[name] = state
+    _save(task, tables=states)
+    session.flush()
+
+
+def _checkpoint(session: PrivasiSession, task: RequestTask) -> RequestTask:
+    session.commit()
+    return lock_task(session, task.id)
+
+
+def _walk(
+    session: PrivasiSession,
+    task: RequestTask,
+    engine: Engine,
+    mapped: Mapped,
+    values: list[str],
+    apply: Apply,
+) -> RequestTask:
+    """Go through the subject's rows of one table in key order, batch by batch (see the module
+    docstring for why this handles every row once)."""
+    state = _table_state(task, mapped.name)
+    if state.get("done"):
+        return task
+    state.setdefault("rows", 0)
+    while True:
+        pending = state.get("pending")
+        if pending:
+            with engine.begin() as conn:
+                apply(conn, mapped, pending)
+            state["rows"] += len(pending)
+            state["after"] = pending[-1]
+            state["pending"] = None
+        with engine.connect() as conn:
+            keys = tables.next_keys(conn, mapped, values, state.get("after"), BATCH_ROWS)
+        if not keys:
+            state["done"] = True
+            _put_table(session, task, mapped.name, state)
+            return task
+        state["pending"] = keys
+        state["batches"] = int(state.get("batches", 0)) + 1
+        _put_table(session, task, mapped.name, state)
+        task = _checkpoint(session, task)
+
+
+# --- access -------------------------------------------------------------------------------------
+
+
+def records_for(mapped: Mapped, rows: list[dict[str, Any]], system_id: str) -> list[dict[str, Any]]:
+    collected = mapped.spec.timestamps.get(StartEvent.collected)
+    records = []
+    for row in rows:
+        recorded = row.get(collected) if collected else None
+        for column in mapped.spec.columns:
+            if row.get(column.name) is None:
+                continue
+            records.append(
+                {
+                    "category": column.category,
+                    "field": f"{mapped.name}.{column.name}",
+                    "value": row[column.name],
+                    "source": f"{system_id}.{mapped.name}",
+                    "recorded_at": recorded,
+                }
+            )
+    return records
+
+
+def run_access(
+    session: PrivasiSession,
+    request: RightsRequest,
+    task: RequestTask,
+    system: System,
+    engine: Engine,
+    mapped: list[Mapped],
+) -> None:
+    held = subject_identifiers(session, request)
+    records: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    with engine.connect() as conn:
+        for table in mapped:
+            values = tables.match_values(table.spec.match_kind(), held)
+            rows = list(tables.read(conn, table, values)) if values else []
+            counts[table.name] = len(rows)
+            records.extend(records_for(table, rows, system.id))
+    _save(task, rows=counts)
+    attach_records(session, request, task, records)
+
+
+# --- erasure ------------------------------------------------------------------------------------
+
+
+def run_erase(
+    session: PrivasiSession,
+    request: RightsRequest,
+    task: RequestTask,
+    system: System,
+    engine: Engine,
+    mapped: list[Mapped],
+) -> None:
+    held = subject_identifiers(session, request)
+    keep = list((task.result or {}).get("keep") or [])
+    kept_categories = {c for entry in keep for c in entry.get("categories", [])}
+    hash_value = tables.hasher(hash_key(session, system))
+    # Rows that reference others go first, so foreign keys never block a deletion.
+    for table in reversed(mapped):
+        plan = tables.erasure_plan(table.spec, kept_categories)
+        values = tables.match_values(table.spec.match_kind(), held)
+        if plan.empty or not values:
+            _put_table(session, task, table.name, {"done": True, "rows": 0, "skipped": True})
+            continue
+
+        def apply(conn: Connection, m: Mapped, keys: list[list[Any]], plan: Any = plan) -> int:
+            return tables.erase(conn, m, plan, keys, hash_value)
+
+        task = _walk(session, task, engine, table, values, apply)
+        state = _table_state(task, table.name)
+        state["action"] = "deleted" if plan.delete else "erased_columns"
+        if plan.kept_columns:
+            state["kept_columns"] = plan.kept_columns
+        _put_table(session, task, table.name, state)
+    _save(task, kept=keep)
+
+
+# --- rectification ------------------------------------------------------------------------------
+
+
+def corrections(mapped: Mapped, changes: dict[str, str]) -> dict[str, str]:
+    """Column -> corrected value for one table. A change names a column (``phone``), a
+    ``table.column``, or an identifier kind the table is matched by (``email`` changes the
+    identity column of a table matched by e-mail). Identifiers are stored normalised."""
+    kind = mapped.spec.match_kind()
+    out: dict[str, str] = {}
+    for field, value in changes.items():
+        for column in mapped.columns:
+            if field in (column, f"{mapped.name}.{column}"):
+                out[column] = value
+        if field == kind or (field in ("phone", "whatsapp") and kind in ("phone", "whatsapp")):
+            out[mapped.spec.identity_column] = value
+    for column, value in list(out.items()):
+        if column == mapped.spec.identity_column and kind in ident.IDENTIFIER_KINDS:
+            out[column] = ident.normalise(kind, value)
+    return out
+
+
+def run_rectify(
+    session: PrivasiSession,
+    request: RightsRequest,
+    task: RequestTask,
+    system: System,
+    engine: Engine,
+    mapped: list[Mapped],
+) -> None:
+    held = subject_identifiers(session, request)
+    changes: dict[str, str] = rights.details_of(session, request).get("changes", {})
+    applied: set[str] = set()
+    for table in mapped:
+        fix = corrections(table, changes)
+        values = tables.match_values(table.spec.match_kind(), held)
+        if not fix or not values:
+            _put_table(session, task, table.name, {"done": True, "rows": 0, "skipped": True})
+            continue
+
+        def apply(
+            conn: Connection, m: Mapped, keys: list[list[Any]], fix: dict[str, str] = fix
+        ) -> int:
+            return tables.correct(conn, m, fix, keys)
+
+        task = _walk(session, task, engine, table, values, apply)
+        state = _table_state(task, table.name)
+        state["columns"] = sorted(fix)
+        _put_table(session, task, table.name, state)
+        applied.update(f for f in changes if corrections(table, {f: changes[f]}))
+    _save(task, applied=sorted(applied), elsewhere=sorted(set(changes) - applied))
+
+
+ACTIONS = {"access": run_access, "erase": run_erase, "rectify": run_rectify}
+
+
+@executor("sql")
+def run_sql(session: PrivasiSession, request: RightsRequest, task: RequestTask) -> None:
+    """The rights task of one sql system; raises (and the job retries) when the database is
+    unreachable. The error kept on the task names the exception class only."""
+    if task.action in NOTHING_TO_DO:
+        _save(task, nothing_to_do=True)
+        return
+    run = ACTIONS.get(task.action)
+    if run is None:
+        raise ConnectorError(f"the sql connector does not do '{task.action}'")
+    try:
+        system = system_of(session, task.system_id)
+        engine, mapped = connect(session, system)
+        run(session, request, task, system, engine, mapped)
+    except (SQLAlchemyError, ConnectorError) as exc:
+        # Driver messages quote statements and parameters: keep only the class.
+        message = (
+            str(exc) if isinstance(exc, ConnectorError) else f"database error ({describe(exc)})"
+        )
+        # Kept on the task (progress so far is consistent) so staff see why it is retried.
+        session.rollback()
+        task = lock_task(session, task.id)
+        _save(task, last_error=message[:500])
+        session.commit()
+        raise ConnectorError(message) from None
+    _save(task, last_error=None)
