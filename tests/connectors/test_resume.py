@@ -1,0 +1,110 @@
+"""SIGKILL in the middle of a multi-system erasure (a real separate process), then the job's retry:
+every row of the subject is handled exactly once, in both databases, and counted once."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from privasi.audit.models import AuditEvent
+from privasi.config import Settings
+from privasi.connectors import sql
+from privasi.rights import execution
+from privasi.rights.models import RequestTask
+
+from .conftest import EMAIL, External, verified_request
+from .test_sql import _budi_untouched, _expected_hash
+
+SCRIPT = Path(__file__).parent / "data" / "erase_and_die.py"
+
+
+def _kill_midway(settings: Settings, tmp_path: Path, request_id: str, point: str) -> None:
+    config = {
+        "settings": {
+            "env": settings.env,
+            "data_dir": str(settings.data_dir),
+            "database_url": settings.db_url,
+            "keystore_url": settings.keystore_url,
+            "master_key": settings.master_key,
+            "secret_key": settings.secret_key,
+            "worker_in_process": False,
+        },
+        "request_id": request_id,
+        "batch": 2,
+        "table": "orders",
+        # after_commit: the 2nd look for orders follows the 1st batch's commit; mid_batch: the
+        # 2nd batch's statements have run but not committed.
+        "at_call": 2,
+        "point": point,
+    }
+    path = tmp_path / f"kill-{point}.json"
+    path.write_text(json.dumps(config))
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("point", ["after_commit", "mid_batch"])
+def test_sigkill_in_a_multi_system_erasure_then_resume(
+    db: Any,
+    settings: Settings,
+    toko: Any,
+    sari: str,
+    external: External,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    point: str,
+) -> None:
+    request_id = verified_request(db, toko.id, sari, "erasure")
+    expected = _expected_hash(db, toko.id, EMAIL)
+    _kill_midway(settings, tmp_path, request_id, point)
+
+    with db.session(toko.id) as s:
+        tasks = {
+            t.system_id: t
+            for t in s.scalars(select(RequestTask).where(RequestTask.request_id == request_id))
+        }
+        assert tasks["chat"].status == "done"  # the first system finished before the kill
+        assert tasks["shop"].status == "running"
+        assert tasks["shop"].result["tables"]["orders"]["pending"]
+    orders = external.rows("orders", external.table("orders").c.id.in_([10, 12, 14]))
+    hashed = [o for o in orders if o["customer_email"] == expected]
+    assert len(hashed) == 2, "the kill came after the first batch of two orders"
+
+    monkeypatch.setattr(sql, "BATCH_ROWS", 2)
+    statuses = execution.run_tasks(db, request_id)
+    assert set(statuses.values()) == {"done"}
+    assert external.rows("chats", external.table("chats").c.wa_number == "081234567001") == []
+    orders = external.rows("orders", external.table("orders").c.id.in_([10, 12, 14]))
+    assert [o["customer_email"] for o in orders] == [expected] * 3  # hashed once, not twice
+    _budi_untouched(external)
+    with db.session(toko.id) as s:
+        shop = s.scalars(
+            select(RequestTask).where(
+                RequestTask.request_id == request_id, RequestTask.system_id == "shop"
+            )
+        ).one()
+        state = shop.result["tables"]["orders"]
+        assert state["rows"] == 3 and state["pending"] is None and state["done"]
+        assert shop.result["tables"]["customers"]["rows"] == 1
+        done_events = s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "request.task_done")
+        )
+        # shop, chat and privasi's own erasure: each reported done once.
+        assert done_events == 3
+        shredded = s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "subject.shredded")
+        )
+        assert shredded == 1
