@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from privasi.config import Settings
@@ -16,8 +17,8 @@ from privasi.db import Database
 from privasi.rights import execution
 from privasi.vault.service import Vault
 
-config = json.loads(open(sys.argv[1]).read())
-settings = Settings(_env_file=None, **config["settings"])  # type: ignore[call-arg]
+config = json.loads(Path(sys.argv[1]).read_text())
+settings = Settings(_env_file=None, **config["settings"])
 db = Database(settings.db_url)
 vault = Vault.from_settings(settings, db)
 sql.BATCH_ROWS = config["batch"]
@@ -47,7 +48,7 @@ def erase(conn: Any, mapped: Any, *args: Any, **kwargs: Any) -> Any:
     return changed
 
 
-tables.next_keys = next_keys  # type: ignore[assignment]
-tables.erase = erase  # type: ignore[assignment]
+tables.next_keys = next_keys
+tables.erase = erase
 execution.run_tasks(db, config["request_id"])
 print("finished without being killed")
