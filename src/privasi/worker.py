@@ -35,6 +35,7 @@ HANDLER_MODULES = [
     "privasi.rights.downloads",
     "privasi.rights.execution",
     "privasi.connectors.http",
+    "privasi.rights.routing",
 ]
 
 Reconciler = Callable[[PrivasiSession], int]
