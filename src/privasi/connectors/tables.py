@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
 
+from privasi.db import normalise_url
 from privasi.policy.systems import Table as TableSpec
 from privasi.policy.vocab import Erasure
 
@@ -73,8 +74,8 @@ def engine_for(url: str) -> Engine:
             _engines.move_to_end(digest)
             return engine
     try:
-        engine = sa.create_engine(url, pool_pre_ping=True)
-    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        engine = sa.create_engine(normalise_url(url), pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
         raise ConnectorError(
             f"the stored connection URL is not usable by SQLAlchemy ({describe(exc)})"
         ) from None
