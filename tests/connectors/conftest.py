@@ -85,6 +85,11 @@ class External:
     def table(self, name: str) -> sa.Table:
         return self._tables[name]
 
+    def name(self, table: str) -> str:
+        """The table's name as the policy writes it (schema-qualified on PostgreSQL)."""
+        schema = self.chat_schema if table == "chats" else self.shop_schema
+        return f"{schema}.{table}" if schema else table
+
     def url(self, name: str) -> str:
         return self.chat_url if name == "chats" else self.shop_url
 

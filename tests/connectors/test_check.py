@@ -81,7 +81,7 @@ def test_missing_credential_and_columns_fail_with_names_only(
         policies.publish(s, principal, policies.create_draft(s, principal, source))
     shop = _run(settings, "shop")
     assert shop.exit_code == 1
-    assert "customers.telepon' does not exist" in shop.output
+    assert f"{external.name('customers')}.telepon' does not exist" in shop.output
     chat = _run(settings, "chat")
     assert chat.exit_code == 1 and "no secret named 'chat_db_baru'" in chat.output
     with db.session(toko.id) as s:

@@ -74,7 +74,7 @@ def test_sigkill_in_a_multi_system_erasure_then_resume(
         }
         assert tasks["chat"].status == "done"  # the first system finished before the kill
         assert tasks["shop"].status == "running"
-        assert tasks["shop"].result["tables"]["orders"]["pending"]
+        assert tasks["shop"].result["tables"][external.name("orders")]["pending"]
     orders = external.rows("orders", external.table("orders").c.id.in_([10, 12, 14]))
     hashed = [o for o in orders if o["customer_email"] == expected]
     assert len(hashed) == 2, "the kill came after the first batch of two orders"
@@ -92,9 +92,9 @@ def test_sigkill_in_a_multi_system_erasure_then_resume(
                 RequestTask.request_id == request_id, RequestTask.system_id == "shop"
             )
         ).one()
-        state = shop.result["tables"]["orders"]
+        state = shop.result["tables"][external.name("orders")]
         assert state["rows"] == 3 and state["pending"] is None and state["done"]
-        assert shop.result["tables"]["customers"]["rows"] == 1
+        assert shop.result["tables"][external.name("customers")]["rows"] == 1
         done_events = s.scalar(
             select(func.count())
             .select_from(AuditEvent)

@@ -51,14 +51,17 @@ def test_access_reads_the_subjects_rows_into_the_export(
     assert "Halo kak, pesanan saya nomor 4 sudah sampai?" in values
     # Budi's rows are not in Sari's export.
     assert not values & {"Budi Santoso", OTHER_EMAIL, "Kak, stok kopi ada?", "Teh manis x1"}
+    n = external.name
     by_field = {(r["field"], r["category"]) for r in found}
-    assert ("orders.invoice_no", "invoices") in by_field
-    assert ("chats.message", "chats") in by_field
-    message = next(r for r in found if r["field"] == "chats.message")
-    assert message["source"] == "chat.chats" and message["recorded_at"].startswith("2026-03-01")
+    assert (f"{n('orders')}.invoice_no", "invoices") in by_field
+    assert (f"{n('chats')}.message", "chats") in by_field
+    message = next(r for r in found if r["field"] == f"{n('chats')}.message")
+    assert message["source"] == f"chat.{n('chats')}" and message["recorded_at"].startswith(
+        "2026-03-01"
+    )
     tasks = _tasks(db, toko.id, request_id)
-    assert tasks["shop"].result["rows"] == {"customers": 1, "orders": 3}
-    assert tasks["chat"].result["rows"] == {"chats": 5}
+    assert tasks["shop"].result["rows"] == {n("customers"): 1, n("orders"): 3}
+    assert tasks["chat"].result["rows"] == {n("chats"): 5}
     systems = {s["id"]: s for s in data["systems"]}
     assert systems["chat"]["records"] == 10  # five chats, two columns each
 
@@ -90,10 +93,11 @@ def test_erasure_applies_each_columns_strategy_and_keeps_invoices(
     _budi_untouched(external)
     tasks = _tasks(db, toko.id, request_id)
     shop = tasks["shop"].result
-    assert shop["tables"]["orders"]["rows"] == 3 and shop["tables"]["customers"]["rows"] == 1
-    assert shop["tables"]["orders"]["kept_columns"] == ["invoice_no"]
+    orders_state = shop["tables"][external.name("orders")]
+    assert orders_state["rows"] == 3 and shop["tables"][external.name("customers")]["rows"] == 1
+    assert orders_state["kept_columns"] == ["invoice_no"]
     assert [k["rule"] for k in shop["kept"]] == ["invoices"]
-    assert tasks["chat"].result["tables"]["chats"]["rows"] == 5
+    assert tasks["chat"].result["tables"][external.name("chats")]["rows"] == 5
 
 
 def test_erasure_in_small_batches_counts_each_row_once(
@@ -102,7 +106,7 @@ def test_erasure_in_small_batches_counts_each_row_once(
     monkeypatch.setattr(sql, "BATCH_ROWS", 2)
     request_id = verified_request(db, toko.id, sari, "erasure")
     execution.run_tasks(db, request_id)
-    chats = _tasks(db, toko.id, request_id)["chat"].result["tables"]["chats"]
+    chats = _tasks(db, toko.id, request_id)["chat"].result["tables"][external.name("chats")]
     assert chats["rows"] == 5 and chats["batches"] == 3 and chats["done"]
     assert external.rows("chats", external.table("chats").c.wa_number == "081234567001") == []
     _budi_untouched(external)
@@ -163,4 +167,7 @@ def test_a_missing_column_is_named_in_the_error(
     with pytest.raises(RuntimeError):
         execution.run_tasks(db, request_id)
     chat = _tasks(db, toko.id, request_id)["chat"]
-    assert chat.status == "failed" and "chats.pesan' does not exist" in chat.result["last_error"]
+    assert (
+        chat.status == "failed"
+        and f"{external.name('chats')}.pesan' does not exist" in chat.result["last_error"]
+    )
