@@ -92,7 +92,7 @@ def run_check(
         _check(report, "kind", False, f"'{system_id}' is a {system.kind.value} system, not sql")
         return report
     try:
-        engine, mapped = sql.connect(session, system)
+        engine, mapped = sql.connect(session, system, fresh=True)
     except ConnectorError as exc:
         _check(report, "connect", False, str(exc))
         return report

@@ -50,8 +50,11 @@ def system_of(session: PrivasiSession, system_id: str) -> System:
     return system
 
 
-def connect(session: PrivasiSession, system: System) -> tuple[Engine, list[Mapped]]:
-    """The system's engine and its declared tables, checked against the database."""
+def connect(
+    session: PrivasiSession, system: System, *, fresh: bool = False
+) -> tuple[Engine, list[Mapped]]:
+    """The system's engine and its declared tables, checked against the database (``fresh``:
+    read the schema now rather than reuse a recent reading)."""
     if system.credential is None:
         raise ConnectorError(f"system '{system.id}' names no credential")
     try:
@@ -62,7 +65,9 @@ def connect(session: PrivasiSession, system: System) -> tuple[Engine, list[Mappe
             f"store the connection URL with `privasi secrets set ORG {system.credential}`"
         ) from None
     engine = tables.engine_for(url.strip())
-    return engine, tables.reflect(engine, system.tables)
+    if fresh:
+        tables.forget_reflection(engine)
+    return engine, tables.reflected(engine, system.tables)
 
 
 def hash_key(session: PrivasiSession, system: System) -> bytes:
@@ -281,11 +286,14 @@ def run_sql(session: PrivasiSession, request: RightsRequest, task: RequestTask) 
     run = ACTIONS.get(task.action)
     if run is None:
         raise ConnectorError(f"the sql connector does not do '{task.action}'")
+    engine: Engine | None = None
     try:
         system = system_of(session, task.system_id)
         engine, mapped = connect(session, system)
         run(session, request, task, system, engine, mapped)
     except (SQLAlchemyError, ConnectorError) as exc:
+        if engine is not None:
+            tables.forget_reflection(engine)
         # Driver messages quote statements and parameters: keep only the class.
         message = (
             str(exc) if isinstance(exc, ConnectorError) else f"database error ({describe(exc)})"

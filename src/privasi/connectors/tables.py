@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ HASH_PREFIX = "h1:"
 HASH_LENGTH = len(HASH_PREFIX) + 64
 MASK_KEEP = frozenset("@. -_")
 ENGINE_CACHE_SIZE = 32
+# Reflection is reused for a while (one request after another), then read again so a changed
+# schema is noticed; an error while using a cached reflection also drops it.
+REFLECTION_TTL_SECONDS = 300.0
 
 
 class ConnectorError(Exception):
@@ -83,8 +87,33 @@ def engine_for(url: str) -> Engine:
         _engines[digest] = engine
         while len(_engines) > ENGINE_CACHE_SIZE:
             _, old = _engines.popitem(last=False)
+            for key in [k for k in _reflected if k[0] == id(old)]:
+                del _reflected[key]
             old.dispose()
     return engine
+
+
+_reflected: dict[tuple[int, str], tuple[float, list[Mapped]]] = {}
+
+
+def reflected(engine: Engine, specs: Sequence[TableSpec]) -> list[Mapped]:
+    """``reflect``, remembered per engine and declaration for ``REFLECTION_TTL_SECONDS``."""
+    key = (id(engine), "|".join(spec.model_dump_json() for spec in specs))
+    now = time.monotonic()
+    with _lock:
+        cached = _reflected.get(key)
+    if cached is not None and now - cached[0] < REFLECTION_TTL_SECONDS:
+        return cached[1]
+    found = reflect(engine, specs)
+    with _lock:
+        _reflected[key] = (now, found)
+    return found
+
+
+def forget_reflection(engine: Engine) -> None:
+    with _lock:
+        for key in [k for k in _reflected if k[0] == id(engine)]:
+            del _reflected[key]
 
 
 def dispose_all() -> None:
@@ -92,6 +121,7 @@ def dispose_all() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _reflected.clear()
 
 
 def _split(name: str) -> tuple[str | None, str]:
