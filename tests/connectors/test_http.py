@@ -46,6 +46,7 @@ class Endpoint:
     polls_until_done: int = 1
     polls: int = 0
     url: str = ""
+    before_answer: Any = None  # called with the operation before the endpoint replies
 
     def result(self, op: dict[str, Any]) -> dict[str, Any]:
         if op["action"] == "access":
@@ -94,6 +95,8 @@ def _serve(endpoint: Endpoint) -> Iterator[Endpoint]:
             op = json.loads(body)
             endpoint.calls.append(op)
             assert self.headers[signing.MESSAGE_ID_HEADER] == op["id"]
+            if endpoint.before_answer is not None:
+                endpoint.before_answer(op)
             if endpoint.fail_first > 0:
                 endpoint.fail_first -= 1
                 self._reply(503, {"error": "sedang pemeliharaan"})
@@ -340,3 +343,39 @@ def test_wrong_secret_or_foreign_status_url_is_an_error(
         execution.run_tasks(db, other)
     status = connector.task_status(_task(db, toko, other))
     assert "status_url" in status["last_error"] and status["state"] != "accepted"
+
+
+def test_a_callback_before_the_answer_does_not_wait_on_the_task(
+    db: Any, toko: Any, endpoint: Endpoint
+) -> None:
+    """An endpoint that finishes at once and calls back before it replies to the POST."""
+    endpoint.mode = "callback"
+    taken: list[dict[str, Any]] = []
+
+    def call_back(op: dict[str, Any]) -> None:
+        started = time.monotonic()
+        with db.session(toko.id) as s:
+            taken.append(connector.take_callback(s, "loyalty", endpoint.result(op)))
+        taken[-1]["seconds"] = time.monotonic() - started
+
+    endpoint.before_answer = call_back
+    request_id = _request(db, toko, "access")
+    assert execution.run_tasks(db, request_id) == {"privasi": "done", "loyalty": "done"}
+    assert taken[0]["status"] == "received" and taken[0]["seconds"] < 2
+    assert len(endpoint.calls) == 1
+    with db.session(toko.id) as s:
+        data = export.export_data(s, rights.get_request(s, request_id), "en")
+    assert any(r["system"] == "loyalty" and r["value"] == EMAIL for r in data["records"])
+
+
+def test_task_state_is_visible_through_the_api(
+    client: Any, db: Any, toko: Any, endpoint: Endpoint
+) -> None:
+    endpoint.mode = "poll"
+    request_id = _request(db, toko, "access")
+    with pytest.raises(RuntimeError):
+        execution.run_tasks(db, request_id)
+    detail = client.get(f"/api/v1/requests/{request_id}", headers=toko.headers).json()
+    [loyalty] = [t for t in detail["tasks"] if t["system_id"] == "loyalty"]
+    assert loyalty["kind"] == "http" and loyalty["result"]["http"]["state"] == "accepted"
+    assert EMAIL not in json.dumps(detail["tasks"])

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -199,12 +200,15 @@ def _send(
         operation(session, request, task, system), ensure_ascii=False, separators=(",", ":")
     ).encode()
     _save(session, task, state="sending", attempts=_state(task).get("attempts", 0) + 1)
-    return _call(
-        "POST",
-        str(system.base_url),
-        system.id,
-        content=body,
-        headers=signed_headers(secret, body, task.id),
+    return _unlocked(
+        session,
+        lambda: _call(
+            "POST",
+            str(system.base_url),
+            system.id,
+            content=body,
+            headers=signed_headers(secret, body, task.id),
+        ),
     )
 
 
@@ -212,7 +216,16 @@ def _poll(session: PrivasiSession, task: RequestTask, system: System) -> dict[st
     secret = get_secret(session, system.credential or "")
     url = str(_state(task)["status_url"])
     _save(session, task, polls=_state(task).get("polls", 0) + 1, polled_at=int(time.time()))
-    return _call("GET", url, system.id, headers=signed_headers(secret, b"", task.id))
+    headers = signed_headers(secret, b"", task.id)
+    return _unlocked(session, lambda: _call("GET", url, system.id, headers=headers))
+
+
+def _unlocked(session: PrivasiSession, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Make the call with no transaction open: an endpoint may call back before it answers, and
+    the callback must not wait on this task's lock (or SQLite's write lock) until a timeout.
+    Two workers may then both send; the task id is the endpoint's idempotency key."""
+    session.commit()
+    return call()
 
 
 def _commit_and_raise(session: PrivasiSession, task: RequestTask, exc: Exception) -> None:
@@ -220,6 +233,12 @@ def _commit_and_raise(session: PrivasiSession, task: RequestTask, exc: Exception
     _save(session, task, last_error=str(exc)[:200] if isinstance(exc, ConnectorError) else None)
     session.commit()
     raise exc
+
+
+def _relock(session: PrivasiSession, task: RequestTask) -> str | None:
+    # populate_existing refreshes ``task`` itself, which the caller still holds.
+    execution.lock_task(session, task.id)
+    return _state(task).get("state")
 
 
 @execution.executor("http")
@@ -244,12 +263,17 @@ def run(session: PrivasiSession, request: RightsRequest, task: RequestTask) -> N
                 isinstance(status_url, str) and _same_origin(str(system.base_url), status_url)
             ):
                 raise ConnectorError(f"{system.id}: status_url is not on the endpoint's host")
+            if _relock(session, task) == "received":
+                return
             _save(session, task, state="accepted", accepted_at=int(time.time()))
             if status_url:
                 _save(session, task, status_url=status_url)
     except ConnectorError as exc:
-        _commit_and_raise(session, task, exc)
+        if _relock(session, task) != "received":
+            _commit_and_raise(session, task, exc)
         return
+    if _relock(session, task) == "received":
+        return  # the callback came in while the endpoint was answering
     if apply_result(session, request, task, system, answer):
         return
     if _state(task).get("state") == "failed":
