@@ -49,6 +49,14 @@ class Endpoint:
     before_answer: Any = None  # called with the operation before the endpoint replies
 
     def result(self, op: dict[str, Any]) -> dict[str, Any]:
+        if op["action"] == "test":
+            assert op["dry_run"] is True
+            found = EMAIL in op["subject"]["identifiers"].get("email", [])
+            return {
+                "id": op["id"],
+                "status": "done",
+                "counts": {"contact": 1, "orders": 3} if found else {},
+            }
         if op["action"] == "access":
             return {
                 "id": op["id"],
@@ -379,3 +387,22 @@ def test_task_state_is_visible_through_the_api(
     [loyalty] = [t for t in detail["tasks"] if t["system_id"] == "loyalty"]
     assert loyalty["kind"] == "http" and loyalty["result"]["http"]["state"] == "accepted"
     assert EMAIL not in json.dumps(detail["tasks"])
+
+
+def test_connector_check_counts_without_values(db: Any, toko: Any, endpoint: Endpoint) -> None:
+    from privasi.connectors import http_check
+
+    with db.session(toko.id) as s:
+        system = connector.system_of(s, "loyalty")
+        report = http_check.run_check(s, system, {"email": [EMAIL]})
+        assert report.ok, report.checks
+        [table] = report.tables
+        assert table.categories == {"contact": 1, "orders": 3} and table.rows == 4
+        assert EMAIL not in json.dumps(report.as_dict())
+        nobody = http_check.run_check(s, system, {"email": ["tidak.ada@contoh.example"]})
+        assert nobody.ok and nobody.tables[0].rows == 0
+        endpoint.secret = "rahasia-yang-sudah-diganti"
+        refused = http_check.run_check(s, system, {"email": [EMAIL]})
+        assert not refused.ok
+        assert "refused our signature" in refused.checks[-1]["detail"]
+    assert [c["action"] for c in endpoint.calls] == ["test", "test"]  # nothing else was asked

@@ -142,7 +142,7 @@ def _answer(system_id: str, response: httpx.Response) -> dict[str, Any]:
     return data
 
 
-def _call(method: str, url: str, system_id: str, **kwargs: Any) -> dict[str, Any]:
+def call(method: str, url: str, system_id: str, **kwargs: Any) -> dict[str, Any]:
     try:
         response = httpx.request(method, url, timeout=TIMEOUT, follow_redirects=False, **kwargs)
     except httpx.HTTPError as exc:
@@ -202,7 +202,7 @@ def _send(
     _save(session, task, state="sending", attempts=_state(task).get("attempts", 0) + 1)
     return _unlocked(
         session,
-        lambda: _call(
+        lambda: call(
             "POST",
             str(system.base_url),
             system.id,
@@ -217,15 +217,15 @@ def _poll(session: PrivasiSession, task: RequestTask, system: System) -> dict[st
     url = str(_state(task)["status_url"])
     _save(session, task, polls=_state(task).get("polls", 0) + 1, polled_at=int(time.time()))
     headers = signed_headers(secret, b"", task.id)
-    return _unlocked(session, lambda: _call("GET", url, system.id, headers=headers))
+    return _unlocked(session, lambda: call("GET", url, system.id, headers=headers))
 
 
-def _unlocked(session: PrivasiSession, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _unlocked(session: PrivasiSession, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Make the call with no transaction open: an endpoint may call back before it answers, and
     the callback must not wait on this task's lock (or SQLite's write lock) until a timeout.
     Two workers may then both send; the task id is the endpoint's idempotency key."""
     session.commit()
-    return call()
+    return send()
 
 
 def _commit_and_raise(session: PrivasiSession, task: RequestTask, exc: Exception) -> None:
