@@ -13,6 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .names import stopwords
 from .types import EntityType
 from .validators import Validator, get_validator
 
@@ -72,12 +73,17 @@ class PatternSpec(_Strict):
     # where the keyword starts (end it with \Z), e.g. "(?:^|[,;(]\s?)\Z" for a label that
     # opens a line; it sees at most the 8 characters before the keyword
     keyword_preceded_by: str | None = None
+    # drop a keyword hit without running `regex` when the next word is a common word
+    # (stopwords.txt): for patterns whose validator rejects exactly that ("saya mau ...")
+    reject_next_stopword: bool = False
 
     @model_validator(mode="after")
     def _one_trigger(self) -> PatternSpec:
         if self.trigger is not None and self.keywords:
             raise ValueError(f"pattern {self.name}: use either `trigger` or `keywords`")
-        if (self.keyword_suffixes or self.keyword_preceded_by) and not self.keywords:
+        if (
+            self.keyword_suffixes or self.keyword_preceded_by or self.reject_next_stopword
+        ) and not self.keywords:
             raise ValueError(
                 f"pattern {self.name}: `keyword_suffixes` and `keyword_preceded_by` need `keywords`"
             )
@@ -183,6 +189,7 @@ class CompiledPattern:
     any_chars: tuple[str, ...] = ()
     preceded_by: re.Pattern[str] | None = None
     search: re.Pattern[str] | None = None
+    reject_next: frozenset[str] | None = None
     # words and characters together: the pattern runs when any is in the message's
     # `present` set (empty: always)
     gate: frozenset[str] = frozenset()
@@ -258,6 +265,7 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
                 ),
                 gate=words | frozenset(chars),
                 search=re.compile(p.prefilter.search) if p.prefilter.search else None,
+                reject_next=stopwords() if p.reject_next_stopword else None,
             )
         )
     word_entity: dict[str, str | None] = {}

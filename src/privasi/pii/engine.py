@@ -25,6 +25,8 @@ from .types import ALL_ENTITIES, Finding, Language, PiiInputError
 _HAS_DIGIT = re.compile(r"\d")
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 _LONG_NUMBER = re.compile(r"\d(?:[ .\-]?\d){7}")
+# the word after a keyword, past the separators the name patterns allow
+_NEXT_WORD = re.compile(r"[\s!,:]*(\S+)")
 
 # When two readings cover the same characters with the same score, the more specific
 # entity type wins: the last tie-breaker of the overlap rule.
@@ -210,6 +212,10 @@ class Detector:
                 for _, end, cp in _leftmost_longest(hits):
                     if cp.gate and cp.gate.isdisjoint(present):
                         continue
+                    if cp.reject_next is not None:
+                        nxt = _NEXT_WORD.match(lower, end)
+                        if nxt is not None and nxt.group(1).rstrip(".") in cp.reject_next:
+                            continue
                     m = cp.regex.match(text, end)
                     if m is not None:
                         self._emit(rec, cp, m, text, lower, add)
