@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -406,3 +407,31 @@ def test_connector_check_counts_without_values(db: Any, toko: Any, endpoint: End
         assert not refused.ok
         assert "refused our signature" in refused.checks[-1]["detail"]
     assert [c["action"] for c in endpoint.calls] == ["test", "test"]  # nothing else was asked
+
+
+def test_polling_continues_after_the_quick_retries(db: Any, toko: Any, endpoint: Endpoint) -> None:
+    from privasi import worker
+    from privasi.jobs.models import Job
+
+    endpoint.mode, endpoint.polls_until_done = "poll", 0
+    request_id = _request(db, toko, "access")
+    worker.tick(db)  # sent and accepted; the job retries soon
+    assert endpoint.polls == 0 and len(endpoint.calls) == 1
+    task = _task(db, toko, request_id)
+    assert task.status == "failed" and connector.task_status(task)["state"] == "accepted"
+    with db.session(system=True) as s:  # the job's own retries are not due in this test
+        for job in s.scalars(select(Job).where(Job.state == "pending")):
+            job.due_at = job.due_at + timedelta(hours=1)
+    worker.tick(db)  # not yet time to poll again: nothing is asked
+    asked = endpoint.polls
+    assert asked == 0
+    with db.session(toko.id) as s:
+        row = s.get(RequestTask, task.id)
+        assert row is not None
+        state = dict(row.result["http"])
+        state["polled_at"] = state["accepted_at"] = int(time.time()) - connector.POLL_EVERY - 1
+        row.result = {**row.result, "http": state}
+    worker.tick(db)
+    assert endpoint.polls == asked + 1
+    with db.session(toko.id) as s:
+        assert rights.get_request(s, request_id).status == "completed"

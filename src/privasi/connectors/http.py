@@ -27,22 +27,26 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from sqlalchemy import select
 
 from privasi.db import PrivasiSession
+from privasi.jobs import service as jobs
 from privasi.notify import signing
 from privasi.policy import service as policies
 from privasi.policy.systems import System
 from privasi.rights import execution, export
 from privasi.rights import service as rights
-from privasi.rights.models import RequestTask, RightsRequest
+from privasi.rights.models import OPEN_STATUSES, RequestTask, RightsRequest
 from privasi.subjects import service as subjects
 from privasi.vault.secrets import get_secret
+from privasi.worker import reconciler
 
 PROTOCOL_VERSION = 1
 TIMEOUT = 10.0
 USER_AGENT = "privasi-connector/1"
 CALLBACK_PATH = "/integrations/connectors/{org_slug}/{system_id}/callback"
 MAX_RECORDS = 50_000
+POLL_EVERY = 900  # seconds between polls once the job's quick retries are spent
 _CODE = re.compile(r"[^a-z0-9_.-]")
 
 
@@ -309,6 +313,38 @@ def take_callback(
         _save(session, task, state="new")
         return {"received": True, "task": task.id, "status": "failed"}
     return {"received": True, "task": task.id, "status": _state(task).get("state")}
+
+
+@reconciler("http-polls")
+def _keep_polling(system: PrivasiSession) -> int:
+    """Polling outlives the job's few quick retries: an accepted task whose job gave up is
+    polled again every ``POLL_EVERY`` seconds while its request is open."""
+    now = int(time.time())
+    queued = 0
+    waiting = system.execute(
+        select(RequestTask.id, RequestTask.org_id, RequestTask.request_id, RequestTask.result)
+        .join(RightsRequest, RightsRequest.id == RequestTask.request_id)
+        .where(
+            RequestTask.kind == "http",
+            RequestTask.status == "failed",
+            RightsRequest.status.in_(OPEN_STATUSES),
+        )
+    )
+    for _task_id, org_id, request_id, result in waiting:
+        state = (result or {}).get("http") or {}
+        if state.get("state") != "accepted" or not state.get("status_url"):
+            continue
+        if now - int(state.get("polled_at") or state.get("accepted_at") or 0) < POLL_EVERY:
+            continue
+        jobs.enqueue(
+            system,
+            execution.EXECUTE_KIND,
+            {"request_id": request_id},
+            org_id=org_id,
+            dedupe_key=f"{execution.EXECUTE_KIND}:{request_id}:poll:{now // POLL_EVERY}",
+        )
+        queued += 1
+    return queued
 
 
 def task_status(task: RequestTask) -> dict[str, Any]:
