@@ -25,8 +25,9 @@ from .types import ALL_ENTITIES, Finding, Language, PiiInputError
 _HAS_DIGIT = re.compile(r"\d")
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 _LONG_NUMBER = re.compile(r"\d(?:[ .\-]?\d){7}")
-# the word after a keyword, past the separators the name patterns allow
-_NEXT_WORD = re.compile(r"[\s!,:]*(\S+)")
+# the word after a keyword, past the separators the name patterns allow; bounded, or
+# 100 KB without a space after each of many keywords would take quadratic time
+_NEXT_WORD = re.compile(r"[\s!,:]{0,8}(\S{1,40})")
 
 # When two readings cover the same characters with the same score, the more specific
 # entity type wins: the last tie-breaker of the overlap rule.
