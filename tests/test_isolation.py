@@ -208,7 +208,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/api/v1/requests/{request_id}"): Case("resource", "rights_request"),
     ("GET", "/api/v1/requests/{request_id}/evidence"): Case("resource", "rights_request"),
-    ("POST", "/api/v1/requests/{request_id}/verification/code"): Case("resource", "rights_request", body={}),
+    ("POST", "/api/v1/requests/{request_id}/verification/code"): Case(
+        "resource", "rights_request", body={}
+    ),
     ("POST", "/api/v1/requests/{request_id}/verification/code/check"): Case(
         "resource", "rights_request", body={"code": "123456"}
     ),
@@ -231,7 +233,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/requests/{request_id}/deny"): Case(
         "resource", "rights_request", body={"ground": "identity_not_verified", "note": "x"}
     ),
-    ("POST", "/api/v1/requests/{request_id}/cancel"): Case("resource", "rights_request", body={"note": "x"}),
+    ("POST", "/api/v1/requests/{request_id}/cancel"): Case(
+        "resource", "rights_request", body={"note": "x"}
+    ),
     ("POST", "/api/v1/requests/{request_id}/tasks/{task_id}/complete"): Case(
         "resource", "rights_request", body={}
     ),
@@ -244,7 +248,8 @@ MATRIX: dict[tuple[str, str], Case] = {
         "public", notes="signed with the system's credential; unknown org/system/task look alike"
     ),
     ("POST", "/integrations/meta/{org_slug}/data-deletion"): Case(
-        "public", notes="Meta's signed_request under the org's app secret; nothing read before the check"
+        "public",
+        notes="Meta's signed_request under the org's app secret; nothing read before the check",
     ),
     ("DELETE", "/api/v1/subjects/{subject_id}/social-logins/{provider}"): Case(
         "resource", "subject"
@@ -265,6 +270,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/downloads/{token}"): Case(
         "public", notes="HMAC under the org's own link key, bound to one request, expiring"
     ),
+    ("POST", "/api/v1/requests/{request_id}/approve-routed"): Case("resource", "rights_request"),
 }
 
 

@@ -289,7 +289,7 @@ def test_rectification_by_callback_refuses_tampering(
         },
     )
     assert elsewhere.status_code == 401
-    assert _task(db, toko, request_id).status == "failed"  # still waiting for a real answer
+    assert _task(db, toko, request_id).status == "waiting"  # still waiting for a real answer
 
     first = _signed_post(client, result)
     assert first.status_code == 200, first.text
@@ -418,7 +418,7 @@ def test_polling_continues_after_the_quick_retries(db: Any, toko: Any, endpoint:
     worker.tick(db)  # sent and accepted; the job retries soon
     assert endpoint.polls == 0 and len(endpoint.calls) == 1
     task = _task(db, toko, request_id)
-    assert task.status == "failed" and connector.task_status(task)["state"] == "accepted"
+    assert task.status == "waiting" and connector.task_status(task)["state"] == "accepted"
     with db.session(system=True) as s:  # the job's own retries are not due in this test
         for job in s.scalars(select(Job).where(Job.state == "pending")):
             job.due_at = job.due_at + timedelta(hours=1)

@@ -7,6 +7,7 @@ People and addresses are fictional.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import zipfile
@@ -214,11 +215,13 @@ def test_the_worker_sends_the_link_once_an_access_request_is_done(db: Any, world
     from privasi.rights import execution
 
     principal = system_principal(world.id)
-    execution.run_tasks(db, world.request_id)
+    worker.load_handlers()  # the connectors' executors, as in a running worker
+    with contextlib.suppress(RuntimeError):  # the CRM has no credential stored: its task fails
+        execution.run_tasks(db, world.request_id)
     with db.session(world.id) as s:
         request = rights.get_request(s, world.request_id)
         for task in rights.tasks_of(s, request):
-            if task.status == "pending":
+            if task.status in ("pending", "failed"):
                 execution.complete_task(s, principal, request, task.id, note="searched")
         assert request.status == "completed"
     worker.tick(db)

@@ -9,6 +9,7 @@ import pytest
 
 from privasi import worker
 from privasi.consent import service as consent
+from privasi.errors import InvalidTransition, ValidationFailed
 from privasi.notify import service as notify
 from privasi.rights import service as rights
 from privasi.subjects import service as subjects
@@ -403,3 +404,44 @@ def test_a_failed_task_is_shown_and_can_be_retried(
     assert task["status"] == "done" and task["attempts"] >= 2
     with db.session(warung.id) as s:
         assert subjects.identifiers(s, subjects.get_subject(s, customer))["email"] == [taken]
+
+
+def test_a_failed_automatic_task_can_be_done_by_hand_with_a_note(db, warung, customer):
+    """A connector that cannot run (no credential stored) must not block the deadline."""
+    from privasi.orgs import service as orgs
+    from privasi.rights import execution
+    from privasi.rights.models import RequestTask
+
+    principal = orgs.system_principal(warung.id)
+    with db.session(warung.id) as s:
+        request = rights.submit(s, principal, type="access", channel="api", subject_id=customer)
+        rights.mark_verified(s, principal, request, "staff_review", "checked")
+        task = RequestTask(
+            request_id=request.id, system_id="legacy", kind="sql", action="access", status="pending"
+        )
+        s.add(task)
+        s.flush()
+        task_id, request_id = task.id, request.id
+
+    def boom(session, request, task):
+        raise RuntimeError("no credential")
+
+    previous = execution.EXECUTORS.get("sql")
+    execution.EXECUTORS["sql"] = boom
+    try:
+        with db.session(warung.id) as s:
+            request = rights.get_request(s, request_id)
+            with pytest.raises(InvalidTransition):  # still pending: it runs by itself
+                execution.complete_task(s, principal, request, task_id, note="x")
+        assert execution._run_one(db, warung.id, request_id, task_id) is False
+        with db.session(warung.id) as s:
+            request = rights.get_request(s, request_id)
+            with pytest.raises(ValidationFailed):
+                execution.complete_task(s, principal, request, task_id)
+            done = execution.complete_task(s, principal, request, task_id, note="exported by hand")
+            assert done.status == "done"
+    finally:
+        if previous is None:
+            execution.EXECUTORS.pop("sql", None)
+        else:
+            execution.EXECUTORS["sql"] = previous

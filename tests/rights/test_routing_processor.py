@@ -227,3 +227,18 @@ def test_the_controller_message_reads_in_both_languages() -> None:
     assert "diteruskan oleh Tek Ino" in indonesian.subject
     assert "17 Agustus 2026" in indonesian.text and "menyetujuinya" in indonesian.text
     assert "routed to you by Tek Ino" in english.subject and "17 August 2026" in english.text
+
+
+def test_the_controller_approves_through_the_api(
+    client: Any, db: Any, hosted: Any, tek_ino: Any
+) -> None:
+    routed = _route(client, tek_ino, EMAIL, "warung-contoh")
+    path = f"/api/v1/requests/{routed['id']}/approve-routed"
+    assert client.post(path, headers=hosted.headers).status_code == 409  # not verified yet
+    _verify(db, hosted.id, routed["id"])
+    answer = client.post(path, headers=hosted.headers)
+    assert answer.status_code == 200, answer.text
+    assert any(t["system_id"] == "processor:tek-ino" for t in answer.json()["tasks"])
+    # the processor cannot approve on the controller's behalf
+    other = client.post(path, headers=tek_ino.headers)
+    assert other.status_code == 404

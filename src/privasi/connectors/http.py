@@ -55,7 +55,7 @@ class ConnectorError(RuntimeError):
     system and the HTTP status or error code only, never a value."""
 
 
-class AwaitingResult(RuntimeError):
+class AwaitingResult(execution.TaskWaiting):
     """Sent and accepted; the result comes later (callback or poll). The job retries."""
 
 
@@ -326,7 +326,7 @@ def _keep_polling(system: PrivasiSession) -> int:
         .join(RightsRequest, RightsRequest.id == RequestTask.request_id)
         .where(
             RequestTask.kind == "http",
-            RequestTask.status == "failed",
+            RequestTask.status.in_(("waiting", "failed")),
             RightsRequest.status.in_(OPEN_STATUSES),
         )
     )

@@ -295,3 +295,15 @@ def complete(request_id: str, ctx: Ctx = ctx_for("requests.approve")) -> object:
     request = rights.get_request(ctx.session, request_id)
     rights.complete(ctx.session, ctx.principal, request)
     return _detail(ctx, request)
+
+
+@router.post("/{request_id}/approve-routed", response_model=schemas.RequestDetail)
+def approve_routed(request_id: str, ctx: Ctx = ctx_for("requests.approve")) -> object:
+    """Processor mode: approve a request a processor routed in (after verifying the requester)."""
+    from privasi.rights import routing
+
+    request = rights.get_request(ctx.session, request_id)
+    ctx.session.commit()  # routing.approve works in its own units of work
+    routing.approve(ctx.state("db"), ctx.principal, request.id)
+    ctx.session.expire_all()
+    return _detail(ctx, rights.get_request(ctx.session, request_id))

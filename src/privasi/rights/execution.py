@@ -46,6 +46,13 @@ ACTIONS = {
 MANUAL_SHARE = 2 / 3
 
 Executor = Callable[[PrivasiSession, RightsRequest, RequestTask], None]
+
+
+class TaskWaiting(RuntimeError):
+    """An executor's work was accepted and its result comes later (a callback or a poll): the
+    task shows as waiting, and the job is retried to look again."""
+
+
 EXECUTORS: dict[str, Executor] = {}
 
 
@@ -207,7 +214,7 @@ def _automatic(task: RequestTask) -> bool:
 
 
 def _unfinished(task: RequestTask) -> bool:
-    return task.status in ("pending", "running", "failed")
+    return task.status in ("pending", "running", "waiting", "failed")
 
 
 def waits_for_systems(request: RightsRequest, task: RequestTask, tasks: list[RequestTask]) -> bool:
@@ -257,7 +264,7 @@ def run_tasks(db: Database, request_id: str) -> dict[str, str]:
             rights.complete(session, system_principal(org_id, "rights"), request)
         statuses = {t.system_id: t.status for t in tasks}
     if failed:
-        raise RuntimeError(f"{len(failed)} rights task(s) failed; they will be retried")
+        raise RuntimeError(f"{len(failed)} rights task(s) failed or wait for a result; retried")
     return statuses
 
 
@@ -301,6 +308,12 @@ def _run_one(db: Database, org_id: str, request_id: str, task_id: str) -> bool:
                 task_action=task.action,
             )
         return True
+    except TaskWaiting:
+        with db.session(org_id) as session:
+            task = session.get(RequestTask, task_id)
+            if task is not None and task.status != "done":
+                task.status = "waiting"
+        return False
     except Exception as exc:
         log.warning(
             "rights task failed",
@@ -336,8 +349,12 @@ def complete_task(
     task = session.get(RequestTask, task_id)
     if task is None or task.request_id != request.id:
         raise NotFound("task not found")
-    if task.kind == "privasi" or task.kind in EXECUTORS:
+    if task.kind == "privasi" or (task.kind in EXECUTORS and task.status != "failed"):
+        # An automatic task that failed (a missing credential, a system that is gone) may be done
+        # by hand, with a note, so one broken connection never blocks the request's deadline.
         raise InvalidTransition("this task runs automatically; it cannot be ticked off by hand")
+    if task.kind in EXECUTORS and not (note or "").strip():
+        raise ValidationFailed("say what was done by hand instead", field="note")
     if task.status in ("done", "skipped"):
         return task
     task.status = status

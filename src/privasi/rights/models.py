@@ -33,7 +33,7 @@ STATUSES = (
 OPEN_STATUSES = ("received", "verifying", "in_progress", "awaiting_requester")
 CHANNELS = ("api", "privacy_center", "email", "whatsapp", "staff", "meta")
 REQUESTER_KINDS = ("subject", "guardian", "agent")
-TASK_STATUSES = ("pending", "running", "done", "failed", "skipped")
+TASK_STATUSES = ("pending", "running", "waiting", "done", "failed", "skipped")
 
 
 class RightsRequest(TenantMixin, Base):

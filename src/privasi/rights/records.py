@@ -167,6 +167,8 @@ def tell_requester(
     occasion: str = "",
 ) -> bool:
     """A message to the requester through the outbox, when an address is on record."""
+    if (request.outcome or {}).get("part_of"):
+        return False  # a processor's part of a routed request: only the controller answers
     who = requester_id(request)
     if to is None:
         if who is None:

@@ -28,7 +28,6 @@ from privasi.errors import Forbidden, InvalidTransition, NotFound
 from privasi.jobs import service as jobs
 from privasi.jobs.models import Job
 from privasi.notify import service as notify
-from privasi.notify import templates
 from privasi.orgs import service as orgs
 from privasi.orgs.service import Principal, system_principal
 from privasi.rights import execution, lifecycle
@@ -46,49 +45,6 @@ TASK_KIND = "processor"
 # Execution of a routed request waits on ``not_before`` until the controller approves: the one
 # field every path to execution (``execution.ready`` and ``schedule``) already respects.
 HOLD = datetime(9999, 1, 1, tzinfo=UTC)
-
-_ROUTED_IN: dict[str, Any] = {
-    "description": "tells the controller's staff that its processor routed a request to it",
-    "required": ["number", "type_name", "processor", "due"],
-    "optional": [],
-    "id": {
-        "subject": "Permintaan {{ number }} diteruskan oleh {{ processor }}",
-        "text": (
-            "Halo,\n\n{{ processor }}, pemroses data Anda, meneruskan permintaan {{ number }} "
-            "({{ type_name }}) dari salah satu pengguna layanan Anda. Batas waktunya "
-            "{{ due | longdate }}.\n\nPeriksa identitas pemohon lalu setujui permintaan ini di "
-            "privasi. Tidak ada yang dijalankan sebelum Anda menyetujuinya.\n\n"
-            "{{ org_name }} (privasi)\n"
-        ),
-    },
-    "en": {
-        "subject": "Request {{ number }} routed to you by {{ processor }}",
-        "text": (
-            "Hello,\n\n{{ processor }}, your processor, routed request {{ number }} "
-            "({{ type_name }}) from one of your end users. It is due {{ due | longdate }}.\n\n"
-            "Verify the requester and approve the request in privasi. Nothing runs before you "
-            "approve it.\n\n{{ org_name }} (privasi)\n"
-        ),
-    },
-}
-
-
-def _register_template() -> None:
-    # Kept here until messages.yaml carries it; setdefault leaves a catalogue entry alone.
-    spec = _ROUTED_IN
-    templates.catalogue().setdefault(
-        TEMPLATE,
-        templates.MessageTemplate(
-            name=TEMPLATE,
-            description=str(spec["description"]),
-            required=list(spec["required"]),
-            optional=list(spec["optional"]),
-            bodies={lang: dict(spec[lang]) for lang in templates.LANGS},
-        ),
-    )
-
-
-_register_template()
 
 
 def _controller_principal(db: Database, principal: Principal, controller_slug: str) -> Principal:
