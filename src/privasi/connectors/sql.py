@@ -15,9 +15,11 @@ raised: the ``rights.execute`` job retries the task with backoff.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,6 +28,7 @@ from privasi.connectors.tables import ConnectorError, Mapped, describe
 from privasi.db import PrivasiSession
 from privasi.errors import NotFound
 from privasi.policy import service as policies
+from privasi.policy.models import PolicyVersion
 from privasi.policy.systems import System
 from privasi.policy.vocab import StartEvent
 from privasi.rights import service as rights
@@ -43,28 +46,72 @@ NOTHING_TO_DO = {"restrict", "object", "withdraw_consent"}
 Apply = Callable[[Connection, Mapped, list[list[Any]]], int]
 
 
+URL_TTL_SECONDS = 60.0
+_systems: dict[tuple[str, str], tuple[str, System]] = {}
+_urls: dict[tuple[str, str], tuple[float, str]] = {}
+
+
+def _latest_published(session: PrivasiSession) -> str | None:
+    return session.scalar(
+        select(PolicyVersion.id)
+        .where(PolicyVersion.status == "published")
+        .order_by(PolicyVersion.effective_date.desc(), PolicyVersion.number.desc())
+        .limit(1)
+    )
+
+
 def system_of(session: PrivasiSession, system_id: str) -> System:
-    system = policies.current_policy(session).system(system_id)
+    """The system as the policy in effect declares it. A published version never changes, so
+    the parsed declaration is kept per version (parsing the policy costs more than a batch);
+    while no version was published since, the one in effect is still the one cached."""
+    org_id = session.require_org()
+    cached = _systems.get((org_id, system_id))
+    if cached is not None and cached[0] == _latest_published(session):
+        system = cached[1]
+    else:
+        version = policies.require_current(session)
+        system = policies.to_policy(session, version).system(system_id)
+        if len(_systems) > 1024:
+            _systems.clear()
+        _systems[(org_id, system_id)] = (version.id, system)
     if system.kind.value != "sql":
         raise ConnectorError(f"system '{system_id}' is not an sql system")
     return system
+
+
+def _url(session: PrivasiSession, credential: str, fresh: bool) -> str:
+    """The connection URL, kept in memory for ``URL_TTL_SECONDS`` (the engine made from it holds
+    it anyway); a connection error or ``fresh`` reads the stored secret again, so a changed
+    password is picked up by the retry."""
+    key = (session.require_org(), credential)
+    now = time.monotonic()
+    cached = _urls.get(key)
+    if cached is not None and not fresh and now - cached[0] < URL_TTL_SECONDS:
+        return cached[1]
+    try:
+        url = get_secret(session, credential).strip()
+    except NotFound:
+        raise ConnectorError(
+            f"no secret named '{credential}' is stored for this organisation; "
+            f"store the connection URL with `privasi secrets set ORG {credential}`"
+        ) from None
+    _urls[key] = (now, url)
+    return url
+
+
+def forget_url(session: PrivasiSession, system: System) -> None:
+    if system.credential is not None:
+        _urls.pop((session.require_org(), system.credential), None)
 
 
 def connect(
     session: PrivasiSession, system: System, *, fresh: bool = False
 ) -> tuple[Engine, list[Mapped]]:
     """The system's engine and its declared tables, checked against the database (``fresh``:
-    read the schema now rather than reuse a recent reading)."""
+    read the secret and the schema now rather than reuse recent readings)."""
     if system.credential is None:
         raise ConnectorError(f"system '{system.id}' names no credential")
-    try:
-        url = get_secret(session, system.credential)
-    except NotFound:
-        raise ConnectorError(
-            f"no secret named '{system.credential}' is stored for this organisation; "
-            f"store the connection URL with `privasi secrets set ORG {system.credential}`"
-        ) from None
-    engine = tables.engine_for(url.strip())
+    engine = tables.engine_for(_url(session, system.credential, fresh))
     if fresh:
         tables.forget_reflection(engine)
     return engine, tables.reflected(engine, system.tables)
@@ -100,7 +147,6 @@ def _put_table(
     states = dict((task.result or {}).get("tables") or {})
     states[name] = state
     _save(task, tables=states)
-    session.flush()
 
 
 def _checkpoint(session: PrivasiSession, task: RequestTask) -> RequestTask:
@@ -130,8 +176,14 @@ def _walk(
             state["rows"] += len(pending)
             state["after"] = pending[-1]
             state["pending"] = None
-        with engine.connect() as conn:
-            keys = tables.next_keys(conn, mapped, values, state.get("after"), BATCH_ROWS)
+            # A short batch was the last one: keyset paging found every matching row.
+            last = len(pending) < BATCH_ROWS
+        else:
+            last = False
+        keys: list[list[Any]] = []
+        if not last:
+            with engine.connect() as conn:
+                keys = tables.next_keys(conn, mapped, values, state.get("after"), BATCH_ROWS)
         if not keys:
             state["done"] = True
             _put_table(session, task, mapped.name, state)
@@ -140,6 +192,31 @@ def _walk(
         state["batches"] = int(state.get("batches", 0)) + 1
         _put_table(session, task, mapped.name, state)
         task = _checkpoint(session, task)
+
+
+Work = tuple[Mapped, list[str], Apply, dict[str, Any]]
+
+
+def _run_tables(
+    session: PrivasiSession, task: RequestTask, engine: Engine, work: list[Work]
+) -> RequestTask:
+    """Every table's batches, in the order given. The first batch of each table is looked up
+    up front and recorded in one commit (most subjects have one batch per table, so this is
+    the only bookkeeping commit of the task)."""
+    fresh = [w for w in work if not _table_state(task, w[0].name)]
+    if fresh:
+        with engine.connect() as conn:
+            for mapped, values, _, _ in fresh:
+                keys = tables.next_keys(conn, mapped, values, None, BATCH_ROWS)
+                state: dict[str, Any] = {"rows": 0, "batches": 1 if keys else 0}
+                state.update({"pending": keys} if keys else {"done": True})
+                _put_table(session, task, mapped.name, state)
+        if any(_table_state(task, w[0].name).get("pending") for w in fresh):
+            task = _checkpoint(session, task)
+    for mapped, values, apply, extra in work:
+        task = _walk(session, task, engine, mapped, values, apply)
+        _put_table(session, task, mapped.name, {**_table_state(task, mapped.name), **extra})
+    return task
 
 
 # --- access -------------------------------------------------------------------------------------
@@ -201,6 +278,7 @@ def run_erase(
     keep = list((task.result or {}).get("keep") or [])
     kept_categories = {c for entry in keep for c in entry.get("categories", [])}
     hash_value = tables.hasher(hash_key(session, system))
+    work: list[Work] = []
     # Rows that reference others go first, so foreign keys never block a deletion.
     for table in reversed(mapped):
         plan = tables.erasure_plan(table.spec, kept_categories)
@@ -212,12 +290,11 @@ def run_erase(
         def apply(conn: Connection, m: Mapped, keys: list[list[Any]], plan: Any = plan) -> int:
             return tables.erase(conn, m, plan, keys, hash_value)
 
-        task = _walk(session, task, engine, table, values, apply)
-        state = _table_state(task, table.name)
-        state["action"] = "deleted" if plan.delete else "erased_columns"
+        extra: dict[str, Any] = {"action": "deleted" if plan.delete else "erased_columns"}
         if plan.kept_columns:
-            state["kept_columns"] = plan.kept_columns
-        _put_table(session, task, table.name, state)
+            extra["kept_columns"] = plan.kept_columns
+        work.append((table, values, apply, extra))
+    task = _run_tables(session, task, engine, work)
     _save(task, kept=keep)
 
 
@@ -253,6 +330,7 @@ def run_rectify(
     held = subject_identifiers(session, request)
     changes: dict[str, str] = rights.details_of(session, request).get("changes", {})
     applied: set[str] = set()
+    work: list[Work] = []
     for table in mapped:
         fix = corrections(table, changes)
         values = tables.match_values(table.spec.match_kind(), held)
@@ -265,11 +343,9 @@ def run_rectify(
         ) -> int:
             return tables.correct(conn, m, fix, keys)
 
-        task = _walk(session, task, engine, table, values, apply)
-        state = _table_state(task, table.name)
-        state["columns"] = sorted(fix)
-        _put_table(session, task, table.name, state)
+        work.append((table, values, apply, {"columns": sorted(fix)}))
         applied.update(f for f in changes if corrections(table, {f: changes[f]}))
+    task = _run_tables(session, task, engine, work)
     _save(task, applied=sorted(applied), elsewhere=sorted(set(changes) - applied))
 
 
@@ -287,6 +363,7 @@ def run_sql(session: PrivasiSession, request: RightsRequest, task: RequestTask) 
     if run is None:
         raise ConnectorError(f"the sql connector does not do '{task.action}'")
     engine: Engine | None = None
+    system: System | None = None
     try:
         system = system_of(session, task.system_id)
         engine, mapped = connect(session, system)
@@ -294,6 +371,8 @@ def run_sql(session: PrivasiSession, request: RightsRequest, task: RequestTask) 
     except (SQLAlchemyError, ConnectorError) as exc:
         if engine is not None:
             tables.forget_reflection(engine)
+        if system is not None:
+            forget_url(session, system)
         # Driver messages quote statements and parameters: keep only the class.
         message = (
             str(exc) if isinstance(exc, ConnectorError) else f"database error ({describe(exc)})"
