@@ -1,0 +1,91 @@
+"""The building blocks the sql connector (and retention) share: how a table's identity column is
+matched, which erasure applies to which column, and that every change can be replayed."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from privasi.connectors import tables
+from privasi.policy.systems import Table
+from privasi.policy.vocab import Erasure
+
+
+def _table(identity: str, **extra: object) -> Table:
+    return Table.model_validate(
+        {
+            "name": "t",
+            "identity_column": identity,
+            "columns": [
+                {"name": "nama", "category": "contact", "erasure": "mask"},
+                {"name": "faktur", "category": "invoices", "erasure": "delete_row"},
+                {"name": "catatan", "category": "notes", "erasure": None},
+            ],
+            **extra,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "kind"),
+    [
+        ("email", "email"),
+        ("customer_email", "email"),
+        ("e_mail", "email"),
+        ("phone_number", "phone"),
+        ("no_hp", "phone"),
+        ("wa_number", "phone"),
+        ("msisdn", "phone"),
+        ("customer_id", "external"),
+        ("shipping_ref", "external"),  # 'hp' inside a word is not a phone
+    ],
+)
+def test_the_identity_column_kind_follows_its_name(column: str, kind: str) -> None:
+    assert _table(column).match_kind() == kind
+
+
+def test_an_explicit_match_wins_and_is_checked() -> None:
+    assert _table("kontak", match="phone").match_kind() == "phone"
+    with pytest.raises(ValueError, match="match is one of"):
+        _table("kontak", match="ktp")
+
+
+def test_phone_numbers_are_looked_for_in_local_formats_too() -> None:
+    held = {"phone": ["+6281234567001"], "whatsapp": ["+6281234567001"], "email": ["a@b.example"]}
+    assert tables.match_values("phone", held) == ["+6281234567001", "6281234567001", "081234567001"]
+    assert tables.match_values("email", held) == ["a@b.example"]
+    assert tables.match_values("external", held) == []
+
+
+def test_kept_data_keeps_its_row_and_empties_the_rest() -> None:
+    table = _table("email")
+    assert tables.erasure_plan(table, set()) == tables.ErasurePlan(True, {}, [])
+    kept = tables.erasure_plan(table, {"invoices"})
+    assert not kept.delete and kept.kept_columns == ["faktur"]
+    assert kept.strategies == {"nama": Erasure.mask, "catatan": Erasure.null}
+    assert tables.erasure_plan(table, {"invoices", "contact", "notes"}).empty
+
+
+@given(st.one_of(st.none(), st.integers(), st.text(max_size=60)))
+def test_mask_and_hash_can_be_replayed(value: object) -> None:
+    masked = tables.mask(value)
+    assert tables.mask(masked) == masked
+    digest = tables.hasher(b"k" * 32)
+    hashed = digest(value)
+    assert digest(hashed) == hashed
+    if isinstance(value, str) and value:
+        assert masked[0] == value[0] and len(masked) == len(value)
+        assert (hashed.startswith(tables.HASH_PREFIX) and value not in hashed[3:]) or len(value) < 3
+    else:
+        assert hashed is None or value == ""
+
+
+def test_hashes_are_keyed() -> None:
+    assert tables.hasher(b"a" * 32)("sari@contoh.example") != tables.hasher(b"b" * 32)(
+        "sari@contoh.example"
+    )
+
+
+def test_errors_name_the_class_not_the_message() -> None:
+    assert tables.describe(ValueError("postgresql://u:rahasia@host/db")) == "ValueError"
