@@ -96,3 +96,26 @@ def test_missing_credential_and_columns_fail_with_names_only(
     assert "pw" not in unreachable.output
     unknown = _run(settings, "gudang")
     assert unknown.exit_code == 1 and "no system 'gudang'" in unknown.output
+
+
+def test_an_erasure_that_cannot_empty_a_not_null_column_is_reported(
+    settings: Any, db: Any, toko: Any, external: External
+) -> None:
+    source = external.policy_source().replace(
+        "          - {name: wa_number, category: contact, erasure: hash}",
+        "          - {name: wa_number, category: contact, erasure: hash}\n"
+        "          - {name: id, category: chats, erasure: null}",
+    )
+    source = source.replace(
+        "{name: message, category: chats, erasure: delete_row}",
+        "{name: message, category: chats, erasure: mask}",
+    )
+    with db.session(toko.id) as s:
+        principal = orgs.system_principal(toko.id, "test")
+        policies.publish(s, principal, policies.create_draft(s, principal, source))
+    done = _run(settings, "chat", "--json")
+    assert done.exit_code == 1
+    report = json.loads(done.output)
+    failed = [c for c in report["checks"] if not c["ok"]]
+    assert [c["check"] for c in failed] == ["erasure"]
+    assert f"'{external.name('chats')}.id' is NOT NULL" in failed[0]["detail"]

@@ -20,6 +20,7 @@ from privasi.db import PrivasiSession
 from privasi.errors import NotFound
 from privasi.orgs.service import system_principal
 from privasi.policy import service as policies
+from privasi.policy.vocab import Erasure
 from privasi.rights.execution import kept_for
 from privasi.subjects import identifiers as ident
 
@@ -78,6 +79,21 @@ def _counts(conn: sa.Connection, mapped: Mapped, values: list[str]) -> tuple[int
     return int(row[0] or 0), categories
 
 
+def _fits(report: Report, mapped: Mapped, plan: tables.ErasurePlan) -> None:
+    """An erasure that empties or rewrites a column must be able to store the result."""
+    for name, strategy in plan.strategies.items():
+        column = mapped.columns[name]
+        empties = strategy is Erasure.null
+        if empties and not column.nullable:
+            _check(
+                report,
+                "erasure",
+                False,
+                f"column '{mapped.name}.{name}' is NOT NULL, so erasure cannot empty it: "
+                "choose mask, hash or delete_row for it",
+            )
+
+
 def run_check(
     session: PrivasiSession, system_id: str, identifiers: dict[str, list[str]] | None = None
 ) -> Report:
@@ -116,6 +132,7 @@ def run_check(
                 )
                 if plan.empty:
                     entry.erasure = "nothing (all kept)"
+                _fits(report, table, plan)
                 if identifiers is not None:
                     values = tables.match_values(entry.match, identifiers)
                     entry.rows, entry.categories = (
