@@ -119,3 +119,36 @@ def test_an_erasure_that_cannot_empty_a_not_null_column_is_reported(
     failed = [c for c in report["checks"] if not c["ok"]]
     assert [c["check"] for c in failed] == ["erasure"]
     assert f"'{external.name('chats')}.id' is NOT NULL" in failed[0]["detail"]
+
+
+HELPDESK = """  - id: helpdesk
+    name: Helpdesk
+    kind: http
+    credential: helpdesk_key
+    base_url: http://127.0.0.1:9/privasi
+    categories: [chats]
+  - id: arsip
+    name: Arsip kertas
+    kind: manual
+    categories: [invoices]
+    instructions: {id: Cari map pelanggan di lemari arsip., en: Find the customer's folder.}
+retention:"""
+
+
+def test_other_kinds_of_system_are_checked_their_own_way(
+    settings: Any, db: Any, toko: Any, external: External
+) -> None:
+    source = external.policy_source().replace("retention:", HELPDESK, 1)
+    with db.session(toko.id) as s:
+        principal = orgs.system_principal(toko.id, "test")
+        policies.publish(s, principal, policies.create_draft(s, principal, source))
+    missing = _run(settings, "helpdesk")
+    assert missing.exit_code == 1 and "no secret named 'helpdesk_key'" in missing.output
+    with db.session(toko.id) as s:
+        set_secret(s, orgs.system_principal(toko.id, "test"), "helpdesk_key", "k" * 32)
+    unreachable = _run(settings, "helpdesk", "--json")
+    assert unreachable.exit_code == 1
+    failed = [c["check"] for c in json.loads(unreachable.output)["checks"] if not c["ok"]]
+    assert failed == ["endpoint"]
+    manual = _run(settings, "arsip")
+    assert manual.exit_code == 1 and "manual system: nothing to connect to" in manual.output

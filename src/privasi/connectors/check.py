@@ -103,9 +103,22 @@ def run_check(
         system = policy.system(system_id)
     except (KeyError, ValueError, NotFound):
         raise ConnectorError(f"the policy has no system '{system_id}'") from None
+    if system.kind.value == "http":
+        # The http connector's own probe (a signed dry-run operation), imported here because
+        # it builds on this module's Report.
+        from privasi.connectors import http_check
+
+        report = http_check.run_check(session, system, identifiers)
+        _audit(session, system_id, report, identifiers)
+        return report
     report = Report(system=system_id, ok=True)
     if system.kind.value != "sql":
-        _check(report, "kind", False, f"'{system_id}' is a {system.kind.value} system, not sql")
+        _check(
+            report,
+            "kind",
+            False,
+            f"'{system_id}' is a {system.kind.value} system: nothing to connect to",
+        )
         return report
     try:
         engine, mapped = sql.connect(session, system, fresh=True)
@@ -142,10 +155,19 @@ def run_check(
             conn.rollback()
     except SQLAlchemyError as exc:
         _check(report, "read", False, f"could not count rows ({describe(exc)})")
+    _audit(session, system_id, report, identifiers)
+    return report
+
+
+def _audit(
+    session: PrivasiSession,
+    system_id: str,
+    report: Report,
+    identifiers: dict[str, list[str]] | None,
+) -> None:
     audit.record(
         session,
         system_principal(session.require_org(), "connectors"),
         "connector.tested",
         details={"system": system_id, "ok": report.ok, "identifier": identifiers is not None},
     )
-    return report
