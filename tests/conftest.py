@@ -174,3 +174,84 @@ def make_org(db: Database):  # type: ignore[no-untyped-def]
         return OrgHandle(org.id, slug, token)
 
     return factory
+
+
+# --- browser tests ------------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+# As root, Chromium needs --no-sandbox; the networking switches keep it from calling home on a
+# machine without internet access.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def require_browser(path: Path = CHROMIUM) -> None:
+    """Skip with the reason on a developer machine without a browser; in CI (CI=true) fail."""
+    reason = None
+    if not path.exists():
+        reason = f"{path} is missing (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright package is not installed"
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser test cannot run in CI: {reason}")
+    pytest.skip(f"browser test skipped: {reason}")
+
+
+@pytest.fixture
+def browser_check():  # type: ignore[no-untyped-def]
+    return require_browser
+
+
+@pytest.fixture
+def chromium():  # type: ignore[no-untyped-def]
+    """A headless Debian Chromium driven by Playwright (see ``require_browser``)."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def live_server(settings: Settings, db: Database) -> Iterator[str]:
+    """The app served by uvicorn on a free loopback port, in a thread; yields its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from privasi.app import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, db=db), host="127.0.0.1", port=0, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

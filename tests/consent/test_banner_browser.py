@@ -8,7 +8,6 @@ page server counts requests for the analytics script, so "not loaded" means neve
 from __future__ import annotations
 
 import http.server
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -16,18 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 import yaml
 
-from privasi.app import create_app
 from privasi.consent import service as consent
 from privasi.orgs.service import system_principal
 from privasi.policy import service as policies
 from privasi.subjects import service as subjects
 
-CHROMIUM = Path("/usr/bin/chromium")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 SLUG = "toko-kain"
 PAGE = """<!doctype html>
 <html lang="id"><head><meta charset="utf-8"><title>Toko Kain Contoh</title>
@@ -36,22 +31,6 @@ PAGE = """<!doctype html>
 </head><body><h1>Toko Kain Contoh</h1>
 <p><a href="#" data-privasi-open>Atur cookie</a></p></body></html>
 """
-
-
-def _require_browser() -> None:
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "the playwright package is not installed"
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser test cannot run in CI: {reason}")
-    pytest.skip(f"browser test skipped: {reason}")
 
 
 def publish(db: Any, org_id: str, day: int = 1, advertising: bool = False) -> None:
@@ -65,23 +44,9 @@ def publish(db: Any, org_id: str, day: int = 1, advertising: bool = False) -> No
 
 
 @pytest.fixture
-def privasi_url(settings: Any, db: Any, make_org: Any) -> Iterator[str]:
+def privasi_url(db: Any, make_org: Any, live_server: str) -> str:
     publish(db, make_org(SLUG).id)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, db=db), host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "privasi did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return live_server
 
 
 @pytest.fixture
@@ -147,88 +112,82 @@ def _visitor(page: Any) -> str:
 
 @pytest.mark.browser
 def test_banner_keeps_analytics_off_until_accepted_and_honours_gpc(
-    db: Any, shop: dict[str, Any]
+    chromium: Any, db: Any, shop: dict[str, Any]
 ) -> None:
-    _require_browser()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     hits: list[str] = shop["hits"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            # --- reject all: analytics never fetched, recorded, and still so after a reload
-            context = browser.new_context(locale="id-ID")
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(shop["url"])
-            dialog = page.get_by_role("dialog")
-            expect(dialog).to_contain_text("Situs ini menggunakan cookie")
-            accept = page.get_by_role("button", name="Terima semua")
-            reject = page.get_by_role("button", name="Tolak semua")
-            choose = page.get_by_role("button", name="Pilih sendiri")
-            # Equal prominence: the three answers have the same size and colours.
-            boxes = [b.bounding_box() for b in (accept, reject, choose)]
-            assert len({(round(b["height"]), round(b["width"] / 10)) for b in boxes}) == 1
-            styles = [
-                b.evaluate("e => getComputedStyle(e).backgroundColor + getComputedStyle(e).color")
-                for b in (accept, reject, choose)
-            ]
-            assert len(set(styles)) == 1
-            assert page.evaluate("window.privasi.consent.analytics") is False
-            reject.click()
-            expect(dialog).to_be_hidden()
-            visitor = _visitor(page)
-            _wait_for(db, visitor, "withdrawn")
-            page.reload()
-            expect(page.get_by_role("button", name="Preferensi cookie")).to_be_visible()
-            expect(page.get_by_role("dialog")).to_be_hidden()
-            assert page.evaluate("window.privasi.consent.analytics") is False
-            assert "/analytics.js" not in hits
-            assert page.evaluate("window.analyticsRuns") is None
+    browser = chromium
+    # --- reject all: analytics never fetched, recorded, and still so after a reload
+    context = browser.new_context(locale="id-ID")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(shop["url"])
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Situs ini menggunakan cookie")
+    accept = page.get_by_role("button", name="Terima semua")
+    reject = page.get_by_role("button", name="Tolak semua")
+    choose = page.get_by_role("button", name="Pilih sendiri")
+    # Equal prominence: the three answers have the same size and colours.
+    boxes = [b.bounding_box() for b in (accept, reject, choose)]
+    assert len({(round(b["height"]), round(b["width"] / 10)) for b in boxes}) == 1
+    styles = [
+        b.evaluate("e => getComputedStyle(e).backgroundColor + getComputedStyle(e).color")
+        for b in (accept, reject, choose)
+    ]
+    assert len(set(styles)) == 1
+    assert page.evaluate("window.privasi.consent.analytics") is False
+    reject.click()
+    expect(dialog).to_be_hidden()
+    visitor = _visitor(page)
+    _wait_for(db, visitor, "withdrawn")
+    page.reload()
+    expect(page.get_by_role("button", name="Preferensi cookie")).to_be_visible()
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    assert page.evaluate("window.privasi.consent.analytics") is False
+    assert "/analytics.js" not in hits
+    assert page.evaluate("window.analyticsRuns") is None
 
-            # --- changing one's mind through the reopen link: accept all loads analytics
-            page.get_by_role("link", name="Atur cookie").click()
-            expect(page.get_by_role("dialog")).to_be_visible()
-            page.evaluate(
-                "document.addEventListener('privasi:consent', e => window.lastConsent = e.detail)"
-            )
-            page.get_by_role("button", name="Terima semua").click()
-            page.wait_for_function("window.analyticsRuns === 1")
-            assert page.evaluate("window.lastConsent.analytics") is True
-            _wait_for(db, visitor, "consent")
-            assert _visitor(page) == visitor  # the same pseudonymous visitor
-            page.reload()
-            page.wait_for_function("window.analyticsRuns === 1")
-            expect(page.get_by_role("dialog")).to_be_hidden()
+    # --- changing one's mind through the reopen link: accept all loads analytics
+    page.get_by_role("link", name="Atur cookie").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    page.evaluate(
+        "document.addEventListener('privasi:consent', e => window.lastConsent = e.detail)"
+    )
+    page.get_by_role("button", name="Terima semua").click()
+    page.wait_for_function("window.analyticsRuns === 1")
+    assert page.evaluate("window.lastConsent.analytics") is True
+    _wait_for(db, visitor, "consent")
+    assert _visitor(page) == visitor  # the same pseudonymous visitor
+    page.reload()
+    page.wait_for_function("window.analyticsRuns === 1")
+    expect(page.get_by_role("dialog")).to_be_hidden()
 
-            # --- a new kind of cookie in the policy: the banner asks again, nothing runs first
-            publish(db, org_id=_org_id(db), day=2, advertising=True)
-            page.reload()
-            expect(page.get_by_role("dialog")).to_be_visible()
-            expect(page.get_by_role("dialog")).to_contain_text("Cookie iklan")
-            assert page.evaluate("window.privasi.consent.analytics") is False
-            assert page.evaluate("window.analyticsRuns") is None
-            assert not errors, errors
-            context.close()
+    # --- a new kind of cookie in the policy: the banner asks again, nothing runs first
+    publish(db, org_id=_org_id(db), day=2, advertising=True)
+    page.reload()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    expect(page.get_by_role("dialog")).to_contain_text("Cookie iklan")
+    assert page.evaluate("window.privasi.consent.analytics") is False
+    assert page.evaluate("window.analyticsRuns") is None
+    assert not errors, errors
+    context.close()
 
-            # --- GPC on: the banner says so and accept all still keeps analytics off
-            hits.clear()
-            context = browser.new_context(locale="en-US", extra_http_headers={"Sec-GPC": "1"})
-            context.add_init_script(
-                "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', "
-                "{get: () => true})"
-            )
-            page = context.new_page()
-            page.goto(shop["url"])
-            expect(page.get_by_test_id("gpc-note")).to_be_visible()
-            page.get_by_role("button", name="Terima semua").click()
-            visitor = _visitor(page)
-            _wait_for(db, visitor, "withdrawn")
-            assert _server_reason(db, visitor, "preference") == "consent"
-            page.reload()
-            assert page.evaluate("window.privasi.consent.analytics") is False
-            assert "/analytics.js" not in hits
-            context.close()
-        finally:
-            browser.close()
+    # --- GPC on: the banner says so and accept all still keeps analytics off
+    hits.clear()
+    context = browser.new_context(locale="en-US", extra_http_headers={"Sec-GPC": "1"})
+    context.add_init_script(
+        "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true})"
+    )
+    page = context.new_page()
+    page.goto(shop["url"])
+    expect(page.get_by_test_id("gpc-note")).to_be_visible()
+    page.get_by_role("button", name="Terima semua").click()
+    visitor = _visitor(page)
+    _wait_for(db, visitor, "withdrawn")
+    assert _server_reason(db, visitor, "preference") == "consent"
+    page.reload()
+    assert page.evaluate("window.privasi.consent.analytics") is False
+    assert "/analytics.js" not in hits
+    context.close()

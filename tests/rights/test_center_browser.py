@@ -7,19 +7,13 @@ record sees the very same code page and cannot get further. People are fictional
 
 from __future__ import annotations
 
-import os
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 import yaml
 from sqlalchemy import select
 
-from privasi.app import create_app
 from privasi.notify import service as notify
 from privasi.notify.models import OutboxMessage
 from privasi.orgs.service import system_principal
@@ -28,31 +22,13 @@ from privasi.rights.models import RightsRequest
 from privasi.subjects import service as subjects
 from privasi.vault.service import vault_for
 
-CHROMIUM = Path("/usr/bin/chromium")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 SLUG = "kedai-kopi"
 EMAIL = "bayu.santoso@contoh.example"
 
 
-def _require_browser() -> None:
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "the playwright package is not installed"
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser test cannot run in CI: {reason}")
-    pytest.skip(f"browser test skipped: {reason}")
-
-
 @pytest.fixture
-def privasi_url(settings: Any, db: Any, make_org: Any) -> Iterator[str]:
+def privasi_url(db: Any, make_org: Any, live_server: str) -> str:
     org = make_org(SLUG)
     doc = yaml.safe_load((EXAMPLES / "digimetalab.yaml").read_text(encoding="utf-8"))
     doc["organisation"]["slug"] = SLUG
@@ -62,21 +38,7 @@ def privasi_url(settings: Any, db: Any, make_org: Any) -> Iterator[str]:
     )
     with db.session(org.id) as s:
         subjects.find_or_create(s, system_principal(org.id), {"email": EMAIL})
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, db=db), host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "privasi did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return live_server
 
 
 def _org_id(db: Any) -> str:
@@ -102,68 +64,65 @@ def _requests(db: Any) -> list[RightsRequest]:
 
 
 @pytest.mark.browser
-def test_a_person_asks_for_erasure_and_proves_it_is_them(db: Any, privasi_url: str) -> None:
-    _require_browser()
-    from playwright.sync_api import expect, sync_playwright
+def test_a_person_asks_for_erasure_and_proves_it_is_them(
+    chromium: Any, db: Any, privasi_url: str
+) -> None:
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            context = browser.new_context(locale="id-ID")
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(f"{privasi_url}/privacy/{SLUG}/request")
-            expect(page.get_by_role("heading", level=1)).to_have_text("Ajukan permintaan privasi")
-            # The browser's own validation: nothing is sent without a choice of request.
-            page.get_by_role("button", name="Kirimi saya kode").click()
-            assert page.url.endswith(f"/privacy/{SLUG}/request")
-            assert _codes(db) == []
+    browser = chromium
+    context = browser.new_context(locale="id-ID")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{privasi_url}/privacy/{SLUG}/request")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ajukan permintaan privasi")
+    # The browser's own validation: nothing is sent without a choice of request.
+    page.get_by_role("button", name="Kirimi saya kode").click()
+    assert page.url.endswith(f"/privacy/{SLUG}/request")
+    assert _codes(db) == []
 
-            # Someone not on record: the same code page, and no code can work.
-            page.get_by_label("Hapus data saya").check()
-            page.get_by_label("Alamat email atau nomor telepon yang tercatat").fill(
-                "orang.lain@contoh.example"
-            )
-            page.get_by_role("button", name="Kirimi saya kode").click()
-            expect(page.get_by_role("heading", level=1)).to_have_text("Masukkan kode Anda")
-            unknown_page = page.locator("main").inner_text()
-            page.get_by_label("Kode 6 digit").fill("123456")
-            page.get_by_role("button", name="Kirim permintaan saya").click()
-            expect(page.get_by_role("alert")).to_contain_text("Kode tidak benar")
-            assert _requests(db) == []
+    # Someone not on record: the same code page, and no code can work.
+    page.get_by_label("Hapus data saya").check()
+    page.get_by_label("Alamat email atau nomor telepon yang tercatat").fill(
+        "orang.lain@contoh.example"
+    )
+    page.get_by_role("button", name="Kirimi saya kode").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Masukkan kode Anda")
+    unknown_page = page.locator("main").inner_text()
+    page.get_by_label("Kode 6 digit").fill("123456")
+    page.get_by_role("button", name="Kirim permintaan saya").click()
+    expect(page.get_by_role("alert")).to_contain_text("Kode tidak benar")
+    assert _requests(db) == []
 
-            # The person on record.
-            page.goto(f"{privasi_url}/privacy/{SLUG}/request")
-            page.get_by_label("Hapus data saya").check()
-            page.get_by_label("Alamat email atau nomor telepon yang tercatat").fill(EMAIL)
-            page.get_by_label("Keterangan lain (tidak wajib)").fill("Akun member kedai")
-            page.get_by_role("button", name="Kirimi saya kode").click()
-            expect(page.get_by_role("heading", level=1)).to_have_text("Masukkan kode Anda")
-            assert page.locator("main").inner_text() == unknown_page
-            assert EMAIL not in page.content()
-            [code] = _codes(db)
-            wrong = "000000" if code != "000000" else "111111"
-            page.get_by_label("Kode 6 digit").fill(wrong)
-            page.get_by_role("button", name="Kirim permintaan saya").click()
-            expect(page.get_by_role("alert")).to_contain_text("Sisa percobaan Anda 4 kali")
-            page.get_by_label("Kode 6 digit").fill(code)
-            page.get_by_role("button", name="Kirim permintaan saya").click()
+    # The person on record.
+    page.goto(f"{privasi_url}/privacy/{SLUG}/request")
+    page.get_by_label("Hapus data saya").check()
+    page.get_by_label("Alamat email atau nomor telepon yang tercatat").fill(EMAIL)
+    page.get_by_label("Keterangan lain (tidak wajib)").fill("Akun member kedai")
+    page.get_by_role("button", name="Kirimi saya kode").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Masukkan kode Anda")
+    assert page.locator("main").inner_text() == unknown_page
+    assert EMAIL not in page.content()
+    [code] = _codes(db)
+    wrong = "000000" if code != "000000" else "111111"
+    page.get_by_label("Kode 6 digit").fill(wrong)
+    page.get_by_role("button", name="Kirim permintaan saya").click()
+    expect(page.get_by_role("alert")).to_contain_text("Sisa percobaan Anda 4 kali")
+    page.get_by_label("Kode 6 digit").fill(code)
+    page.get_by_role("button", name="Kirim permintaan saya").click()
 
-            expect(page.get_by_role("heading", level=1)).to_have_text("Permintaan REQ-000001")
-            expect(page.locator("[data-status]")).to_contain_text("Hapus data saya")
-            expect(page.locator("[data-status]")).to_contain_text("Sedang diproses")
-            assert f"/privacy/{SLUG}/request/" in page.url
-            [request] = _requests(db)
-            assert (request.type, request.channel) == ("erasure", "privacy_center")
-            assert request.verification_method == "email_code"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Permintaan REQ-000001")
+    expect(page.locator("[data-status]")).to_contain_text("Hapus data saya")
+    expect(page.locator("[data-status]")).to_contain_text("Sedang diproses")
+    assert f"/privacy/{SLUG}/request/" in page.url
+    [request] = _requests(db)
+    assert (request.type, request.channel) == ("erasure", "privacy_center")
+    assert request.verification_method == "email_code"
 
-            # The status page reads the same in English and keeps working from its link.
-            page.goto(page.url + "?lang=en")
-            expect(page.get_by_role("heading", level=1)).to_have_text("Request REQ-000001")
-            expect(page.locator("[data-status]")).to_contain_text("Erase my data")
-            # The wrong codes answer 422, which Chromium logs; no script may fail.
-            assert [e for e in errors if "status of 422" not in e] == []
-            context.close()
-        finally:
-            browser.close()
+    # The status page reads the same in English and keeps working from its link.
+    page.goto(page.url + "?lang=en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Request REQ-000001")
+    expect(page.locator("[data-status]")).to_contain_text("Erase my data")
+    # The wrong codes answer 422, which Chromium logs; no script may fail.
+    assert [e for e in errors if "status of 422" not in e] == []
+    context.close()
