@@ -16,7 +16,6 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,15 +39,17 @@ from privasi.subjects import service as subjects
 from privasi.vault.normalise import email as normal_email
 from privasi.vault.normalise import phone as normal_phone
 from privasi.web.common import db_of, settings_of
+from privasi.web.forms import DoubleSubmit
 from privasi.web.i18n import request_language, t
 from privasi.web.render import PrivateHtmlRoute, flash, redirect, render
-from privasi.web.sessions import cookie_secure, csrf_matches
+from privasi.web.sessions import cookie_secure
 
 router = APIRouter(include_in_schema=False, route_class=PrivateHtmlRoute)
 
 PURPOSE = "consent_center"  # what a verification code unlocks here
 SESSION_COOKIE = "privasi_center"
 CSRF_COOKIE = "privasi_center_csrf"
+FORM = DoubleSubmit(CSRF_COOKIE, "center-csrf")
 SESSION_SECONDS = 15 * 60
 CODE_CHANNEL = {"email": "email", "phone": "whatsapp"}
 
@@ -97,20 +98,6 @@ def _visitor(request: Request, settings: Settings, org_id: str) -> Visitor | Non
         return None
 
 
-def _nonce(request: Request) -> tuple[str, bool]:
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    if 20 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum():
-        return nonce, False
-    return secrets.token_urlsafe(32), True
-
-
-def _csrf_ok(request: Request, settings: Settings, provided: Any) -> bool:
-    nonce = request.cookies.get(CSRF_COOKIE)
-    if not nonce or not isinstance(provided, str):
-        return False
-    return csrf_matches(_sign(settings, "center-csrf", nonce), provided)
-
-
 def _page(
     request: Request,
     slug: str,
@@ -120,21 +107,13 @@ def _page(
     status: int = 200,
 ) -> Response:
     settings = settings_of(request)
-    nonce, fresh = _nonce(request)
+    nonce, fresh = FORM.nonce(request)
     values = {"org_slug": slug, "base": _base(slug), "error": "", "error_params": {}}
     values.update(context)
-    values["csrf_token"] = _sign(settings, "center-csrf", nonce)
+    values["csrf_token"] = FORM.token(settings, nonce)
     response = render(request, template, values, status_code=status)
     if fresh:
-        response.set_cookie(
-            CSRF_COOKIE,
-            nonce,
-            max_age=2 * 3600,
-            path=_base(slug),
-            httponly=True,
-            samesite="strict",
-            secure=cookie_secure(request, settings),
-        )
+        FORM.remember(response, request, settings, nonce, _base(slug))
     return response
 
 
@@ -254,7 +233,7 @@ def _identify(value: str) -> tuple[str, str]:
 def _start(request: Request, slug: str, form: dict[str, Any]) -> Response:
     db, settings = db_of(request), settings_of(request)
     lang, _ = request_language(request)
-    if not _csrf_ok(request, settings, form.get("csrf_token")):
+    if not FORM.ok(request, settings, form.get("csrf_token")):
         return _refused(request, slug)
     try:
         org = _org(db, slug)
@@ -302,7 +281,7 @@ async def verify(org_slug: str, request: Request) -> Response:
 
 def _verify(request: Request, slug: str, form: dict[str, Any]) -> Response:
     db, settings = db_of(request), settings_of(request)
-    if not _csrf_ok(request, settings, form.get("csrf_token")):
+    if not FORM.ok(request, settings, form.get("csrf_token")):
         return _refused(request, slug)
     try:
         org = _org(db, slug)
@@ -393,7 +372,7 @@ def _change(
 ) -> Response:
     db, settings = db_of(request), settings_of(request)
     lang, _ = request_language(request)
-    if not _csrf_ok(request, settings, form.get("csrf_token")):
+    if not FORM.ok(request, settings, form.get("csrf_token")):
         return _refused(request, slug)
     try:
         org = _org(db, slug)

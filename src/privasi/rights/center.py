@@ -13,10 +13,7 @@ challenge, in a hidden field: nothing is stored for an address that never proves
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +21,6 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from privasi.config import Settings
 from privasi.consent import verification
 from privasi.db import Database, utcnow
 from privasi.errors import Locked, NotFound, PrivasiError, RateLimited, ValidationFailed
@@ -40,14 +36,15 @@ from privasi.vault import service as vault
 from privasi.vault.normalise import email as normal_email
 from privasi.vault.normalise import phone as normal_phone
 from privasi.web.common import db_of, settings_of
+from privasi.web.forms import DoubleSubmit
 from privasi.web.i18n import request_language, t
 from privasi.web.render import PrivateHtmlRoute, redirect, render
-from privasi.web.sessions import cookie_secure, csrf_matches
 
 router = APIRouter(include_in_schema=False, route_class=PrivateHtmlRoute)
 
 PURPOSE = "rights_request"  # what a verification code unlocks here
 CSRF_COOKIE = "privasi_request_csrf"
+FORM = DoubleSubmit(CSRF_COOKIE, "request-csrf")
 CODE_CHANNEL = {"email": "email", "phone": "whatsapp"}
 METHOD = {"email": "email_code", "whatsapp": "whatsapp_code"}
 FORM_TYPES = REQUEST_TYPES
@@ -64,31 +61,12 @@ def _base(slug: str) -> str:
     return f"/privacy/{slug}/request"
 
 
-def _sign(settings: Settings, body: str) -> str:
-    key = settings.resolved_secret_key()
-    return hmac.new(key, f"request-csrf\x00{body}".encode(), hashlib.sha256).hexdigest()
-
-
-def _nonce(request: Request) -> tuple[str, bool]:
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    if 20 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum():
-        return nonce, False
-    return secrets.token_urlsafe(32), True
-
-
-def _csrf_ok(request: Request, settings: Settings, provided: Any) -> bool:
-    nonce = request.cookies.get(CSRF_COOKIE)
-    if not nonce or not isinstance(provided, str):
-        return False
-    return csrf_matches(_sign(settings, nonce), provided)
-
-
 def _page(
     request: Request, slug: str, template: str, context: dict[str, Any], *, status: int = 200
 ) -> Response:
     settings = settings_of(request)
     lang, _ = request_language(request)
-    nonce, fresh = _nonce(request)
+    nonce, fresh = FORM.nonce(request)
     names = labels("types", FORM_TYPES, lang)
     helps = labels("help", FORM_TYPES, lang)
     requesters = labels("requesters", REQUESTER_KINDS, lang)
@@ -102,18 +80,10 @@ def _page(
         "form": {},
     }
     values.update(context)
-    values["csrf_token"] = _sign(settings, nonce)
+    values["csrf_token"] = FORM.token(settings, nonce)
     response = render(request, template, values, status_code=status)
     if fresh:
-        response.set_cookie(
-            CSRF_COOKIE,
-            nonce,
-            max_age=2 * 3600,
-            path=_base(slug),
-            httponly=True,
-            samesite="strict",
-            secure=cookie_secure(request, settings),
-        )
+        FORM.remember(response, request, settings, nonce, _base(slug))
     return response
 
 
@@ -205,7 +175,7 @@ def _send(request: Request, slug: str, form: dict[str, Any]) -> Response:
     keep.update(field=_text(form, "field"), corrected=_text(form, "corrected"))
     context: dict[str, Any] = {"org_name": org.name, "form": keep}
     template = "rights/request_form.html"
-    if not _csrf_ok(request, settings, form.get("csrf_token")):
+    if not FORM.ok(request, settings, form.get("csrf_token")):
         return _page(
             request, slug, template, {**context, "error": "rights_center.csrf"}, status=403
         )
@@ -334,7 +304,7 @@ def _verify(request: Request, slug: str, form: dict[str, Any]) -> Response:
     sealed = str(form.get("pending", ""))[:20_000]
     context: dict[str, Any] = {"org_name": org.name, "challenge": challenge_id, "pending": sealed}
     start = "rights/request_form.html"
-    if not _csrf_ok(request, settings, form.get("csrf_token")):
+    if not FORM.ok(request, settings, form.get("csrf_token")):
         return _page(request, slug, start, {**context, "error": "rights_center.csrf"}, status=403)
     error: PrivasiError | None = None
     url = None
