@@ -203,6 +203,48 @@ def _floor(engine: sa.Engine, schema: str | None, subjects: list[int], key: byte
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="privasi-bench-rights-"))
+    made: list[tuple[str, str]] = []
+    try:
+        for name in ("external_url", "database_url"):
+            url = getattr(args, name)
+            if url and not url.startswith("sqlite"):
+                setattr(args, name, _fresh_postgres(url, f"privasi_bench_{name[:3]}_{os.getpid()}"))
+                made.append((url, getattr(args, name)))
+        return _run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        from privasi.connectors.tables import dispose_all
+
+        dispose_all()
+        for server, url in made:
+            _drop_postgres(server, url)
+
+
+def _fresh_postgres(url: str, name: str) -> str:
+    """A new database on the server of ``url``, so runs never mix."""
+    from privasi.db import normalise_url
+
+    admin = sa.create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    made = sa.engine.make_url(normalise_url(url)).set(database=name)
+    return made.render_as_string(hide_password=False)
+
+
+def _drop_postgres(server: str, url: str) -> None:
+    from privasi.db import normalise_url
+
+    name = sa.engine.make_url(url).database
+    admin = sa.create_engine(normalise_url(server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     import privasi.connectors.sql as sql_connector
     from privasi.db import Database
     from privasi.migrate import upgrade
@@ -215,7 +257,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from privasi.subjects import service as subjects
     from privasi.vault.service import Vault, set_secret
 
-    tmp = Path(tempfile.mkdtemp(prefix="privasi-bench-rights-"))
     settings = _settings(tmp, args.database_url)
     upgrade(settings.db_url)
     db = Database(settings.db_url)
@@ -337,7 +378,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     export_seconds = time.perf_counter() - start
     vault.close()
     db.dispose()
-    shutil.rmtree(tmp, ignore_errors=True)
     return {
         "rows": args.rows,
         "subjects": len(chosen),

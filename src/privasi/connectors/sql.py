@@ -47,7 +47,9 @@ Apply = Callable[[Connection, Mapped, list[list[Any]]], int]
 
 
 URL_TTL_SECONDS = 60.0
-_systems: dict[tuple[str, str], tuple[str, System]] = {}
+# A task started within this many seconds of the last look at the policy uses the same version.
+POLICY_RECHECK_SECONDS = 2.0
+_systems: dict[tuple[str, str], tuple[float, str, System]] = {}
 _urls: dict[tuple[str, str], tuple[float, str]] = {}
 
 
@@ -65,15 +67,20 @@ def system_of(session: PrivasiSession, system_id: str) -> System:
     the parsed declaration is kept per version (parsing the policy costs more than a batch);
     while no version was published since, the one in effect is still the one cached."""
     org_id = session.require_org()
+    now = time.monotonic()
     cached = _systems.get((org_id, system_id))
-    if cached is not None and cached[0] == _latest_published(session):
-        system = cached[1]
+    if cached is not None and (
+        now - cached[0] < POLICY_RECHECK_SECONDS or cached[1] == _latest_published(session)
+    ):
+        system = cached[2]
+        checked = now if now - cached[0] >= POLICY_RECHECK_SECONDS else cached[0]
+        _systems[(org_id, system_id)] = (checked, cached[1], system)
     else:
         version = policies.require_current(session)
         system = policies.to_policy(session, version).system(system_id)
         if len(_systems) > 1024:
             _systems.clear()
-        _systems[(org_id, system_id)] = (version.id, system)
+        _systems[(org_id, system_id)] = (now, version.id, system)
     if system.kind.value != "sql":
         raise ConnectorError(f"system '{system_id}' is not an sql system")
     return system

@@ -33,6 +33,7 @@ HASH_PREFIX = "h1:"
 HASH_LENGTH = len(HASH_PREFIX) + 64
 MASK_KEEP = frozenset("@. -_")
 ENGINE_CACHE_SIZE = 32
+POOL_RECYCLE_SECONDS = 600
 # Reflection is reused for a while (one request after another), then read again so a changed
 # schema is noticed; an error while using a cached reflection also drops it.
 REFLECTION_TTL_SECONDS = 300.0
@@ -78,7 +79,9 @@ def engine_for(url: str) -> Engine:
             _engines.move_to_end(digest)
             return engine
     try:
-        engine = sa.create_engine(normalise_url(url), pool_pre_ping=True)
+        # No ping before each checkout (a round trip per batch): a dropped connection fails the
+        # task, the pool discards it, and the job's retry gets a fresh one.
+        engine = sa.create_engine(normalise_url(url), pool_recycle=POOL_RECYCLE_SECONDS)
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
         raise ConnectorError(
             f"the stored connection URL is not usable by SQLAlchemy ({describe(exc)})"
