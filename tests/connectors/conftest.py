@@ -58,6 +58,14 @@ def _tables(shop: str | None, chat: str | None) -> dict[str, sa.Table]:
             sa.Column("created_at", sa.DateTime),
             schema=shop,
         ),
+        "reviews": sa.Table(
+            "reviews",
+            md,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("customer_id", sa.Integer, index=True),
+            sa.Column("body", sa.Text),
+            schema=shop,
+        ),
         "chats": sa.Table(
             "chats",
             md,
@@ -116,7 +124,18 @@ def seed(external: External, *, chats: int = 5, orders: int = 3) -> None:
     with engine.begin() as conn:
         if external.shop_schema:
             conn.execute(sa.text(f'CREATE SCHEMA "{external.shop_schema}"'))
-        shop["customers"].metadata.create_all(conn, tables=[shop["customers"], shop["orders"]])
+        shop["customers"].metadata.create_all(
+            conn, tables=[shop["customers"], shop["orders"], shop["reviews"]]
+        )
+        conn.execute(
+            shop["reviews"].insert(),
+            [
+                {"id": 1, "customer_id": 1, "body": "Kopinya enak, pengiriman cepat."},
+                {"id": 2, "customer_id": 1, "body": "Kemasan rapi."},
+                {"id": 3, "customer_id": 2, "body": "Mantap, Budi suka."},
+            ],
+        )
+
         conn.execute(
             shop["customers"].insert(),
             [

@@ -48,6 +48,8 @@ def test_counts_what_an_access_request_would_read_without_values(
     assert by_table["orders"]["rows"] == 3
     assert by_table["orders"]["categories"] == {"contact": 6, "orders": 3, "invoices": 3}
     assert by_table["orders"]["kept_columns"] == ["invoice_no"]
+    assert by_table["reviews"]["rows"] == 2
+    assert by_table["reviews"]["match"] == f"email via {external.name('customers')}.id"
     assert by_table["customers"]["erasure"] == "delete rows"
     for value in (EMAIL, "Sari", "Melati", "INV-"):
         assert value not in done.output

@@ -60,7 +60,9 @@ def test_access_reads_the_subjects_rows_into_the_export(
         "2026-03-01"
     )
     tasks = _tasks(db, toko.id, request_id)
-    assert tasks["shop"].result["rows"] == {n("customers"): 1, n("orders"): 3}
+    # Reviews hold no identifier, only the customer's key: found through the customer's row.
+    assert tasks["shop"].result["rows"] == {n("customers"): 1, n("orders"): 3, n("reviews"): 2}
+    assert "Kemasan rapi." in values and "Mantap, Budi suka." not in values
     assert tasks["chat"].result["rows"] == {n("chats"): 5}
     systems = {s["id"]: s for s in data["systems"]}
     assert systems["chat"]["records"] == 10  # five chats, two columns each
@@ -90,9 +92,12 @@ def test_erasure_applies_each_columns_strategy_and_keeps_invoices(
         assert order["items"] is None  # delete_row of a kept row: emptied
         assert order["invoice_no"].startswith("INV-2026-0")  # kept
     assert external.rows("chats", external.table("chats").c.id.in_([100, 102, 104])) == []
+    # Found through the customer's row, so erased before it.
+    assert [r["id"] for r in external.rows("reviews")] == [3]
     _budi_untouched(external)
     tasks = _tasks(db, toko.id, request_id)
     shop = tasks["shop"].result
+    assert shop["tables"][external.name("reviews")]["rows"] == 2
     orders_state = shop["tables"][external.name("orders")]
     assert orders_state["rows"] == 3 and shop["tables"][external.name("customers")]["rows"] == 1
     assert orders_state["kept_columns"] == ["invoice_no"]

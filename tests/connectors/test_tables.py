@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from privasi.connectors import tables
-from privasi.policy.systems import Table
+from privasi.policy.systems import System, Table
 from privasi.policy.vocab import Erasure
 
 
@@ -89,3 +89,30 @@ def test_hashes_are_keyed() -> None:
 
 def test_errors_name_the_class_not_the_message() -> None:
     assert tables.describe(ValueError("postgresql://u:rahasia@host/db")) == "ValueError"
+
+
+def _system(*tables: dict[str, object]) -> System:
+    return System.model_validate(
+        {"id": "toko", "name": "Toko", "kind": "sql", "credential": "db", "tables": list(tables)}
+    )
+
+
+def test_a_table_found_through_another_must_name_a_declared_table() -> None:
+    customers: dict[str, object] = {
+        "name": "customers",
+        "identity_column": "email",
+        "columns": [{"name": "email", "category": "contact", "erasure": "delete_row"}],
+    }
+    reviews: dict[str, object] = {
+        "name": "reviews",
+        "identity_column": "customer_id",
+        "via": "customers.id",
+        "columns": [{"name": "body", "category": "orders", "erasure": "delete_row"}],
+    }
+    assert _system(customers, reviews).tables[1].via == "customers.id"
+    for wrong in ("pelanggan.id", "customers", "reviews.id"):
+        with pytest.raises(ValueError, match="via is"):
+            _system(customers, {**reviews, "via": wrong})
+    chained: dict[str, object] = {**reviews, "name": "replies", "via": "reviews.id"}
+    with pytest.raises(ValueError, match="found directly"):
+        _system(customers, reviews, chained)

@@ -70,7 +70,7 @@ def _counts(conn: sa.Connection, mapped: Mapped, values: list[str]) -> tuple[int
     query = (
         sa.select(sa.func.count(), *(sa.func.count(mapped.columns[c.name]) for c in columns))
         .select_from(mapped.table)
-        .where(mapped.identity.in_(values))
+        .where(tables.where(mapped, values))
     )
     row = conn.execute(query).one()
     categories: dict[str, int] = {}
@@ -139,7 +139,7 @@ def run_check(
                 plan = tables.erasure_plan(table.spec, kept_categories)
                 entry = TableReport(
                     name=table.name,
-                    match=table.spec.match_kind(),
+                    match=table.kind() + (f" via {table.spec.via}" if table.spec.via else ""),
                     erasure="delete rows" if plan.delete else "erase columns",
                     kept_columns=plan.kept_columns,
                 )
@@ -147,7 +147,7 @@ def run_check(
                     entry.erasure = "nothing (all kept)"
                 _fits(report, table, plan)
                 if identifiers is not None:
-                    values = tables.match_values(entry.match, identifiers)
+                    values = tables.match_values(table.kind(), identifiers)
                     entry.rows, entry.categories = (
                         _counts(conn, table, values) if values else (0, {})
                     )

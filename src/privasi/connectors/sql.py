@@ -2,7 +2,8 @@
 
 The connection URL is the organisation's secret named by the system's ``credential``. A table's
 rows belong to the subject when its identity column holds one of the subject's identifiers of the
-table's ``match`` kind (see ``policy.systems.Table.match_kind``).
+table's ``match`` kind (see ``policy.systems.Table.match_kind``), or, for a table declared with
+``via: customers.id``, the key of one of the subject's rows in that other table.
 
 Erasure and rectification go through the rows in batches of ``BATCH_ROWS`` primary keys, each
 batch one transaction in the business's database. Before a batch is applied, its keys are
@@ -262,7 +263,7 @@ def run_access(
     counts: dict[str, int] = {}
     with engine.connect() as conn:
         for table in mapped:
-            values = tables.match_values(table.spec.match_kind(), held)
+            values = tables.match_values(table.kind(), held)
             rows = list(tables.read(conn, table, values)) if values else []
             counts[table.name] = len(rows)
             records.extend(records_for(table, rows, system.id))
@@ -289,7 +290,7 @@ def run_erase(
     # Rows that reference others go first, so foreign keys never block a deletion.
     for table in reversed(mapped):
         plan = tables.erasure_plan(table.spec, kept_categories)
-        values = tables.match_values(table.spec.match_kind(), held)
+        values = tables.match_values(table.kind(), held)
         if plan.empty or not values:
             _put_table(session, task, table.name, {"done": True, "rows": 0, "skipped": True})
             continue
@@ -318,7 +319,9 @@ def corrections(mapped: Mapped, changes: dict[str, str]) -> dict[str, str]:
         for column in mapped.columns:
             if field in (column, f"{mapped.name}.{column}"):
                 out[column] = value
-        if field == kind or (field in ("phone", "whatsapp") and kind in ("phone", "whatsapp")):
+        same = field == kind or (field in ("phone", "whatsapp") and kind in ("phone", "whatsapp"))
+        # A table found through another holds that table's key, not an identifier.
+        if same and mapped.parent is None:
             out[mapped.spec.identity_column] = value
     for column, value in list(out.items()):
         if column == mapped.spec.identity_column and kind in ident.IDENTIFIER_KINDS:
@@ -338,9 +341,10 @@ def run_rectify(
     changes: dict[str, str] = rights.details_of(session, request).get("changes", {})
     applied: set[str] = set()
     work: list[Work] = []
-    for table in mapped:
+    # Tables found through another first: a corrected identifier would hide them otherwise.
+    for table in sorted(mapped, key=lambda m: m.parent is None):
         fix = corrections(table, changes)
-        values = tables.match_values(table.spec.match_kind(), held)
+        values = tables.match_values(table.kind(), held)
         if not fix or not values:
             _put_table(session, task, table.name, {"done": True, "rows": 0, "skipped": True})
             continue

@@ -60,10 +60,18 @@ class Mapped:
     key: list[sa.Column[Any]]
     identity: sa.Column[Any]
     columns: dict[str, sa.Column[Any]] = field(default_factory=dict)
+    # A table found through another one (``via``): that table, and the column of it that this
+    # table's identity column refers to.
+    parent: Mapped | None = None
+    parent_key: sa.Column[Any] | None = None
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def kind(self) -> str:
+        """The kind of subject identifier that finds this table's rows."""
+        return (self.parent or self).spec.match_kind()
 
 
 _lock = threading.Lock()
@@ -152,10 +160,21 @@ def reflect(engine: Engine, specs: Sequence[TableSpec]) -> list[Mapped]:
                     found[spec.name] = mapped
     except SQLAlchemyError as exc:
         raise ConnectorError(f"could not read the database's tables ({describe(exc)})") from None
+    for mapped in found.values():
+        if mapped.spec.via is None:
+            continue
+        parent_name, _, column = mapped.spec.via.rpartition(".")
+        parent = found.get(parent_name)
+        if parent is not None and column not in parent.table.c:
+            problems.append(f"column '{mapped.spec.via}' does not exist")
+        elif parent is not None:
+            mapped.parent, mapped.parent_key = parent, parent.table.c[column]
     if problems:
         raise ConnectorError("; ".join(problems))
     order = {id(t): i for i, t in enumerate(metadata.sorted_tables)}
-    return sorted(found.values(), key=lambda m: order.get(id(m.table), 0))
+    # Parents first: erasure walks this backwards, so rows found through another table's rows
+    # are dealt with while those rows still exist.
+    return sorted(found.values(), key=lambda m: (m.parent is not None, order.get(id(m.table), 0)))
 
 
 def _map(spec: TableSpec, table: sa.Table, problems: list[str]) -> Mapped | None:
@@ -200,7 +219,12 @@ def match_values(kind: str, identifiers: dict[str, list[str]]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _where(mapped: Mapped, values: Sequence[str]) -> sa.ColumnElement[bool]:
+def where(mapped: Mapped, values: Sequence[str]) -> sa.ColumnElement[bool]:
+    """The subject's rows: identity column among the values, or (``via``) among the keys of the
+    subject's rows in the other table."""
+    if mapped.parent is not None and mapped.parent_key is not None:
+        keys = sa.select(mapped.parent_key).where(where(mapped.parent, values))
+        return mapped.identity.in_(keys.scalar_subquery())
     return mapped.identity.in_(list(values))
 
 
@@ -209,7 +233,7 @@ def _key_expr(mapped: Mapped) -> Any:
 
 
 def count(conn: Connection, mapped: Mapped, values: Sequence[str]) -> int:
-    query = sa.select(sa.func.count()).select_from(mapped.table).where(_where(mapped, values))
+    query = sa.select(sa.func.count()).select_from(mapped.table).where(where(mapped, values))
     return int(conn.scalar(query) or 0)
 
 
@@ -222,7 +246,7 @@ def next_keys(
 ) -> list[list[Any]]:
     """The primary keys of the next batch of matching rows, in key order (keyset paging, so a
     batch whose rows were changed or deleted is never read again)."""
-    query = sa.select(*mapped.key).where(_where(mapped, values))
+    query = sa.select(*mapped.key).where(where(mapped, values))
     if after is not None:
         if len(mapped.key) == 1:
             query = query.where(mapped.key[0] > after[0])
@@ -243,7 +267,7 @@ def read(conn: Connection, mapped: Mapped, values: Sequence[str]) -> Iterator[di
     names = list(dict.fromkeys([*mapped.columns, *mapped.spec.timestamps.values()]))
     query = (
         sa.select(*(mapped.table.c[n] for n in names))
-        .where(_where(mapped, values))
+        .where(where(mapped, values))
         .order_by(*mapped.key)
     )
     for row in conn.execute(query).mappings():

@@ -36,6 +36,10 @@ class Table(Model):
     # Left out, it follows the column's name: *mail* -> email, phone/hp/msisdn/wa -> phone,
     # anything else -> external (the business's own customer id).
     match: Ident | None = None
+    # For a table that holds no identifier itself but a key of another declared table of the
+    # same system ("customers.id"): its rows are those whose identity column holds the key of
+    # one of the subject's rows there (orders.customer_id -> customers.id).
+    via: Text | None = None
     subject_kind: Ident | None = None
     columns: list[Column] = Field(min_length=1)
     timestamps: dict[StartEvent, Text] = Field(default_factory=dict)
@@ -85,6 +89,17 @@ class System(Model):
             )
         if self.tables and self.kind is not SystemKind.sql:
             raise ValueError("tables are only for sql systems")
+        names = {t.name: t for t in self.tables}
+        for table in self.tables:
+            if table.via is None:
+                continue
+            parent, _, column = table.via.rpartition(".")
+            if not column or parent not in names or parent == table.name:
+                raise ValueError(
+                    f"table '{table.name}': via is '<another table of this system>.<column>'"
+                )
+            if names[parent].via is not None:
+                raise ValueError(f"table '{table.name}': via must name a table found directly")
         if self.kind is SystemKind.manual and self.instructions is None:
             raise ValueError("a manual system needs instructions for the staff who act on it")
         if self.base_url and _URL_WITH_SECRET.search(self.base_url):
