@@ -114,6 +114,9 @@ def _attach_services(app: FastAPI, settings: Settings, database: Database) -> No
 
     app.state.vault = Vault.from_settings(settings, database)
     notify.configure(database, settings)
+    # The API treats a system as automatic when the worker can run it, so the executors and job
+    # handlers are registered in every process, not only in the worker.
+    worker.load_handlers()
 
 
 def _mount_static(app: FastAPI) -> None:

@@ -32,6 +32,7 @@ SUBCOMMANDS = [
     ("privasi.vault.cli", "master_key_app", "master-key"),
     ("privasi.vault.cli", "secrets_app", "secrets"),
     ("privasi.audit.cli", "app", "audit"),
+    ("privasi.connectors.cli", "app", "connectors"),
     ("privasi.consent.cli", "app", "consent"),
     ("privasi.notify.cli", "app", "outbox"),
     ("privasi.rights.cli", "app", "requests"),

@@ -28,6 +28,7 @@ log = logging.getLogger("privasi.worker")
 # Modules that register job handlers and reconcilers when imported; the worker imports them all
 # before its first tick, so a domain's time-driven work runs whichever process starts the worker.
 HANDLER_MODULES = [
+    "privasi.connectors.sql",
     "privasi.audit.jobs",
     "privasi.consent.channels.housekeeping",
     "privasi.notify.service",
