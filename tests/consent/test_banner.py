@@ -213,3 +213,20 @@ def test_preflight_and_gpc_declaration(client: Any, site: Any) -> None:
     assert gpc.status_code == 200
     assert gpc.json()["gpc"] is True
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", gpc.json()["lastUpdate"])
+
+
+def test_choices_from_one_network_are_capped_per_hour(
+    app: Any, site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from privasi.consent.banner import service as banner_service
+
+    monkeypatch.setattr(banner_service, "CHOICES_PER_HOUR", 3)
+    client = TestClient(app, client=("203.0.113.7", 50000))
+    first = choose(client, site, "reject_all", {"analytics": False}, visitor="visitor-aaaaaaaa01")
+    assert first.status_code == 200  # a first refusal records one event per category
+    refused = choose(client, site, "accept_all", {"analytics": True}, visitor="visitor-aaaaaaaa02")
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "600"
+    assert refused.headers["access-control-allow-origin"] == "*"

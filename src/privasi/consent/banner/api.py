@@ -112,8 +112,11 @@ def _record(request: Request, slug: str, body: bytes) -> Response:
                 client_addr=truncated_client(request),
             )
     except PrivasiError as exc:
+        headers = dict(CORS)
+        if "retry_after" in exc.extra:
+            headers["Retry-After"] = str(exc.extra["retry_after"])
         return problems.problem_response(
-            request, exc.status, exc.type, exc.title, exc.detail, exc.extra, headers=CORS
+            request, exc.status, exc.type, exc.title, exc.detail, exc.extra, headers=headers
         )
     return JSONResponse({"recorded": True, "categories": allowed}, headers=CORS)
 

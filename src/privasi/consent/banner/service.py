@@ -14,14 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import func, select
+
 from privasi.consent import service as consent
-from privasi.db import PrivasiSession
-from privasi.errors import ValidationFailed
+from privasi.consent.models import ConsentEvent
+from privasi.db import PrivasiSession, utcnow
+from privasi.errors import RateLimited, ValidationFailed
 from privasi.orgs.service import Principal
 from privasi.policy.catalogue import Phrases
 from privasi.policy.schema import Policy
@@ -29,6 +33,10 @@ from privasi.subjects import service as subjects
 from privasi.web.i18n import LANGUAGES, t
 
 GPC_OFF = ("analytics", "advertising")
+# The choice endpoint is public: anyone can post choices under new visitor ids. Recorded choices
+# per network (/24 or /48, as stored) and hour are capped so it cannot be used to fill the ledger;
+# a large office behind one address stays far below this.
+CHOICES_PER_HOUR = 600
 METHODS = {"accept_all": "button", "reject_all": "button", "choose": "checkbox", "gpc": "gpc"}
 TEXT_KEYS = (
     "title",
@@ -168,6 +176,25 @@ def _shown(policy: Policy, category: str, lang: str, gpc: bool) -> str:
     return "\n".join(lines)
 
 
+def _check_rate(session: PrivasiSession, client_addr: str | None) -> None:
+    if client_addr is None:
+        return
+    since = utcnow() - timedelta(hours=1)
+    recorded = session.scalar(
+        select(func.count())
+        .select_from(ConsentEvent)
+        .where(
+            ConsentEvent.client_addr == client_addr,
+            ConsentEvent.channel == "web",
+            ConsentEvent.occurred_at >= since,
+        )
+    )
+    if (recorded or 0) >= CHOICES_PER_HOUR:
+        raise RateLimited(
+            "too many cookie choices from this network; try again later", retry_after=600
+        )
+
+
 def record(
     session: PrivasiSession,
     principal: Principal,
@@ -179,6 +206,7 @@ def record(
     client_addr: str | None,
 ) -> dict[str, bool]:
     """Record the choice per category (only what changed) and return what is now allowed."""
+    _check_rate(session, client_addr)
     kinds = {k.id for k in policy.subjects}
     subject = subjects.find_or_create(
         session,
