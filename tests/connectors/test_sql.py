@@ -176,3 +176,27 @@ def test_a_missing_column_is_named_in_the_error(
         chat.status == "failed"
         and f"{external.name('chats')}.pesan' does not exist" in chat.result["last_error"]
     )
+
+
+def test_each_batchs_keys_are_committed_before_the_batch_is_applied(
+    db: Any, toko: Any, sari: str, external: External, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the checkpoint skips locking the task again (no row locks there): the keys
+    must still be in the database, as another session sees them, when the batch is applied."""
+    monkeypatch.setattr(sql, "BATCH_ROWS", 2)
+    request_id = verified_request(db, toko.id, sari, "erasure")
+    seen: list[tuple[Any, Any]] = []
+    erase = tables.erase
+
+    def spying_erase(conn: Any, mapped: Any, plan: Any, keys: Any, hash_value: Any) -> int:
+        if mapped.name == external.name("chats"):
+            chat = _tasks(db, toko.id, request_id)["chat"]
+            seen.append((chat.result["tables"][mapped.name]["pending"], keys))
+        return erase(conn, mapped, plan, keys, hash_value)
+
+    monkeypatch.setattr(tables, "erase", spying_erase)
+    execution.run_tasks(db, request_id)
+    assert [len(keys) for _, keys in seen] == [2, 2, 1]
+    assert all(committed == keys for committed, keys in seen)
+    chats = _tasks(db, toko.id, request_id)["chat"].result["tables"][external.name("chats")]
+    assert chats["rows"] == 5 and chats["pending"] is None

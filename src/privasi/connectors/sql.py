@@ -153,12 +153,19 @@ def _put_table(
     session: PrivasiSession, task: RequestTask, name: str, state: dict[str, Any]
 ) -> None:
     states = dict((task.result or {}).get("tables") or {})
-    states[name] = state
+    # A copy: the caller goes on changing ``state``, and a value equal to the one last saved
+    # (the same object) would not be written at the next commit.
+    states[name] = dict(state)
     _save(task, tables=states)
 
 
 def _checkpoint(session: PrivasiSession, task: RequestTask) -> RequestTask:
     session.commit()
+    bind = session.get_bind()
+    # SQLite has no row locks (FOR UPDATE is left out of the statement), so locking again would
+    # only read back the row this session just wrote and still holds (no expiry on commit).
+    if bind.dialect.name == "sqlite":
+        return task
     return lock_task(session, task.id)
 
 
