@@ -172,13 +172,14 @@ def _checkpoint(session: PrivasiSession, task: RequestTask) -> RequestTask:
 def _walk(
     session: PrivasiSession,
     task: RequestTask,
-    engine: Engine,
+    conn: Connection,
     mapped: Mapped,
     values: list[str],
     apply: Apply,
 ) -> RequestTask:
     """Go through the subject's rows of one table in key order, batch by batch (see the module
-    docstring for why this handles every row once)."""
+    docstring for why this handles every row once). Each batch is one transaction of ``conn``:
+    committed there before its count is saved here."""
     state = _table_state(task, mapped.name)
     if state.get("done"):
         return task
@@ -186,8 +187,8 @@ def _walk(
     while True:
         pending = state.get("pending")
         if pending:
-            with engine.begin() as conn:
-                apply(conn, mapped, pending)
+            apply(conn, mapped, pending)
+            conn.commit()
             state["rows"] += len(pending)
             state["after"] = pending[-1]
             state["pending"] = None
@@ -197,8 +198,7 @@ def _walk(
             last = False
         keys: list[list[Any]] = []
         if not last:
-            with engine.connect() as conn:
-                keys = tables.next_keys(conn, mapped, values, state.get("after"), BATCH_ROWS)
+            keys = tables.next_keys(conn, mapped, values, state.get("after"), BATCH_ROWS)
         if not keys:
             state["done"] = True
             _put_table(session, task, mapped.name, state)
@@ -215,22 +215,24 @@ Work = tuple[Mapped, list[str], Apply, dict[str, Any]]
 def _run_tables(
     session: PrivasiSession, task: RequestTask, engine: Engine, work: list[Work]
 ) -> RequestTask:
-    """Every table's batches, in the order given. The first batch of each table is looked up
-    up front and recorded in one commit (most subjects have one batch per table, so this is
-    the only bookkeeping commit of the task)."""
-    fresh = [w for w in work if not _table_state(task, w[0].name)]
-    if fresh:
-        with engine.connect() as conn:
-            for mapped, values, _, _ in fresh:
-                keys = tables.next_keys(conn, mapped, values, None, BATCH_ROWS)
-                state: dict[str, Any] = {"rows": 0, "batches": 1 if keys else 0}
-                state.update({"pending": keys} if keys else {"done": True})
-                _put_table(session, task, mapped.name, state)
+    """Every table's batches, in the order given, on one connection. The first batch of each
+    table is looked up up front and recorded in one commit (most subjects have one batch per
+    table, so this is the only bookkeeping commit of the task). The look-up may share the first
+    table's transaction: it only reads, and the batch is replayable anyway."""
+    with engine.connect() as conn:
+        fresh = [w for w in work if not _table_state(task, w[0].name)]
+        for mapped, values, _, _ in fresh:
+            keys = tables.next_keys(conn, mapped, values, None, BATCH_ROWS)
+            state: dict[str, Any] = {"rows": 0, "batches": 1 if keys else 0}
+            state.update({"pending": keys} if keys else {"done": True})
+            _put_table(session, task, mapped.name, state)
         if any(_table_state(task, w[0].name).get("pending") for w in fresh):
             task = _checkpoint(session, task)
-    for mapped, values, apply, extra in work:
-        task = _walk(session, task, engine, mapped, values, apply)
-        _put_table(session, task, mapped.name, {**_table_state(task, mapped.name), **extra})
+        for mapped, values, apply, extra in work:
+            task = _walk(session, task, conn, mapped, values, apply)
+            _put_table(session, task, mapped.name, {**_table_state(task, mapped.name), **extra})
+        # Nothing is left open: a table with nothing pending only read.
+        conn.rollback()
     return task
 
 
