@@ -116,3 +116,102 @@ def test_a_table_found_through_another_must_name_a_declared_table() -> None:
     chained: dict[str, object] = {**reviews, "name": "replies", "via": "reviews.id"}
     with pytest.raises(ValueError, match="found directly"):
         _system(customers, reviews, chained)
+
+
+def _column(name: str) -> dict[str, str]:
+    return {"name": name, "category": "contact", "erasure": "delete_row"}
+
+
+def test_paging_and_deleting_with_statements_built_once(tmp_path: object) -> None:
+    """The look-up and delete statements are kept per reflected table with their values as
+    parameters: the same statement must serve any number of identifiers, each page after the
+    last key seen, composite keys, and tables found through another table."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/toko.sqlite")
+    md = sa.MetaData()
+    sa.Table(
+        "pelanggan",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("email", sa.String),
+    )
+    sa.Table(
+        "pesan",
+        md,
+        sa.Column("toko", sa.Integer, primary_key=True),
+        sa.Column("nomor", sa.Integer, primary_key=True),
+        sa.Column("no_hp", sa.String),
+    )
+    sa.Table(
+        "ulasan",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("pelanggan_id", sa.Integer),
+    )
+    md.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            md.tables["pelanggan"].insert(),
+            [{"id": i, "email": f"p{i % 3}@contoh.example"} for i in range(1, 10)],
+        )
+        conn.execute(
+            md.tables["pesan"].insert(),
+            [
+                {"toko": t, "nomor": n, "no_hp": "081200000001" if n % 2 else "081299999999"}
+                for t in (1, 2)
+                for n in range(1, 6)
+            ],
+        )
+        conn.execute(
+            md.tables["ulasan"].insert(), [{"id": i, "pelanggan_id": i} for i in range(1, 10)]
+        )
+    specs = [
+        Table.model_validate(
+            {"name": "pelanggan", "identity_column": "email", "columns": [_column("email")]}
+        ),
+        Table.model_validate(
+            {"name": "pesan", "identity_column": "no_hp", "columns": [_column("no_hp")]}
+        ),
+        Table.model_validate(
+            {
+                "name": "ulasan",
+                "identity_column": "pelanggan_id",
+                "via": "pelanggan.id",
+                "columns": [_column("pelanggan_id")],
+            }
+        ),
+    ]
+    found = {m.name: m for m in tables.reflect(engine, specs)}
+    customers, chats, reviews = found["pelanggan"], found["pesan"], found["ulasan"]
+
+    def pages(mapped: tables.Mapped, values: list[str], size: int) -> list[list[list[object]]]:
+        out: list[list[list[object]]] = []
+        after = None
+        with engine.connect() as conn:
+            while keys := tables.next_keys(conn, mapped, values, after, size):
+                out.append(keys)
+                after = keys[-1]
+        return out
+
+    assert pages(customers, ["p1@contoh.example"], 2) == [[[1], [4]], [[7]]]
+    assert pages(customers, ["p1@contoh.example", "p2@contoh.example"], 4) == [
+        [[1], [2], [4], [5]],
+        [[7], [8]],
+    ]
+    assert pages(chats, ["081200000001"], 2) == [
+        [[1, 1], [1, 3]],
+        [[1, 5], [2, 1]],
+        [[2, 3], [2, 5]],
+    ]
+    assert pages(reviews, ["p0@contoh.example"], 10) == [[[3], [6], [9]]]
+    assert set(customers.statements) == {"keys_first", "keys_after"}
+
+    plan = tables.ErasurePlan(delete=True, strategies={}, kept_columns=[])
+    with engine.begin() as conn:
+        assert tables.erase(conn, customers, plan, [[1], [4]], str) == 2
+        assert tables.erase(conn, customers, plan, [[1], [7]], str) == 1  # replayed: once
+        assert tables.erase(conn, chats, plan, [[1, 1], [2, 5]], str) == 2
+    assert pages(customers, ["p1@contoh.example"], 5) == []
+    assert pages(chats, ["081200000001"], 5) == [[[1, 3], [1, 5], [2, 1], [2, 3]]]
+    engine.dispose()

@@ -64,6 +64,9 @@ class Mapped:
     # table's identity column refers to.
     parent: Mapped | None = None
     parent_key: sa.Column[Any] | None = None
+    # Statements built once per reflected table (building one costs about as much as running
+    # it on a small table); their values travel as parameters.
+    statements: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -219,12 +222,14 @@ def match_values(kind: str, identifiers: dict[str, list[str]]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def where(mapped: Mapped, values: Sequence[str]) -> sa.ColumnElement[bool]:
-    """The subject's rows: identity column among the values, or (``via``) among the keys of the
-    subject's rows in the other table."""
+def where(mapped: Mapped, values: Sequence[str] | sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
+    """The subject's rows: identity column among the values (or an expanding parameter for
+    them), or (``via``) among the keys of the subject's rows in the other table."""
     if mapped.parent is not None and mapped.parent_key is not None:
         keys = sa.select(mapped.parent_key).where(where(mapped.parent, values))
         return mapped.identity.in_(keys.scalar_subquery())
+    if isinstance(values, sa.BindParameter):
+        return mapped.identity.in_(values)
     return mapped.identity.in_(list(values))
 
 
@@ -237,6 +242,27 @@ def count(conn: Connection, mapped: Mapped, values: Sequence[str]) -> int:
     return int(conn.scalar(query) or 0)
 
 
+def _keys_statement(mapped: Mapped, paged: bool) -> Any:
+    """The look-up of the next batch's keys, with the values, the last key seen and the limit
+    as parameters (``values`` expanding, so any number of identifiers shares one statement)."""
+    name = "keys_after" if paged else "keys_first"
+    statement = mapped.statements.get(name)
+    if statement is None:
+        values: sa.BindParameter[Any] = sa.bindparam("values", expanding=True)
+        statement = sa.select(*mapped.key).where(where(mapped, values))
+        if paged:
+            after: list[sa.BindParameter[Any]] = [
+                sa.bindparam(f"after_{i}") for i in range(len(mapped.key))
+            ]
+            if len(mapped.key) == 1:
+                statement = statement.where(mapped.key[0] > after[0])
+            else:
+                statement = statement.where(sa.tuple_(*mapped.key) > sa.tuple_(*after))
+        statement = statement.order_by(*mapped.key).limit(sa.bindparam("limit"))
+        mapped.statements[name] = statement
+    return statement
+
+
 def next_keys(
     conn: Connection,
     mapped: Mapped,
@@ -246,14 +272,11 @@ def next_keys(
 ) -> list[list[Any]]:
     """The primary keys of the next batch of matching rows, in key order (keyset paging, so a
     batch whose rows were changed or deleted is never read again)."""
-    query = sa.select(*mapped.key).where(where(mapped, values))
+    params: dict[str, Any] = {"values": list(values), "limit": limit}
     if after is not None:
-        if len(mapped.key) == 1:
-            query = query.where(mapped.key[0] > after[0])
-        else:
-            query = query.where(sa.tuple_(*mapped.key) > sa.tuple_(*after))
-    query = query.order_by(*mapped.key).limit(limit)
-    return [[_plain(v) for v in row] for row in conn.execute(query)]
+        params.update({f"after_{i}": v for i, v in enumerate(after)})
+    rows = conn.execute(_keys_statement(mapped, after is not None), params)
+    return [[_plain(v) for v in row] for row in rows]
 
 
 def _by_keys(mapped: Mapped, keys: Sequence[Sequence[Any]]) -> sa.ColumnElement[bool]:
@@ -350,9 +373,18 @@ def erase(
     """Apply the plan to the rows with these keys; returns the rows changed or deleted."""
     if not keys or plan.empty:
         return 0
-    where = _by_keys(mapped, keys)
     if plan.delete:
-        return int(conn.execute(sa.delete(mapped.table).where(where)).rowcount or 0)
+        if len(mapped.key) == 1:
+            # The common case, built once: DELETE ... WHERE key IN (expanding parameter).
+            statement = mapped.statements.get("delete")
+            if statement is None:
+                by_key = mapped.key[0].in_(sa.bindparam("keys", expanding=True))
+                statement = mapped.statements["delete"] = sa.delete(mapped.table).where(by_key)
+            result = conn.execute(statement, {"keys": [k[0] for k in keys]})
+            return int(result.rowcount or 0)
+        statement = sa.delete(mapped.table).where(_by_keys(mapped, keys))
+        return int(conn.execute(statement).rowcount or 0)
+    where = _by_keys(mapped, keys)
     nulls = {n: None for n, s in plan.strategies.items() if s is Erasure.null}
     computed = {n: s for n, s in plan.strategies.items() if s in (Erasure.mask, Erasure.hash)}
     if not computed:
