@@ -403,11 +403,14 @@ def erase(
         )
     if not params:
         return 0
-    statement = (
-        sa.update(mapped.table)
-        .where(*(mapped.table.c[n] == sa.bindparam(f"k_{n}") for n in names))
-        .values({n: sa.bindparam(f"v_{n}") for n in [*nulls, *computed]})
-    )
+    changed = [*nulls, *computed]
+    statement = mapped.statements.get(f"update:{','.join(changed)}")
+    if statement is None:
+        statement = mapped.statements[f"update:{','.join(changed)}"] = (
+            sa.update(mapped.table)
+            .where(*(mapped.table.c[n] == sa.bindparam(f"k_{n}") for n in names))
+            .values({n: sa.bindparam(f"v_{n}") for n in changed})
+        )
     conn.execute(statement, params)
     return len(params)
 
