@@ -255,3 +255,25 @@ def live_server(settings: Settings, db: Database) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def publish_example(db: Database):  # type: ignore[no-untyped-def]
+    """Publish an example policy (default the demo's) for an organisation made with ``make_org``."""
+    import yaml
+
+    from privasi.orgs.service import system_principal
+    from privasi.policy import service as policies
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+
+    def publish(
+        org: OrgHandle, example: str = "digimetalab", effective: str = "2026-01-01"
+    ) -> None:
+        doc = yaml.safe_load((examples / f"{example}.yaml").read_text(encoding="utf-8"))
+        doc["organisation"]["slug"] = org.slug
+        doc["effective_date"] = effective
+        source = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+        policies.load_and_publish(db, org.id, system_principal(org.id), source, f"{example}.yaml")
+
+    return publish

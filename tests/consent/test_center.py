@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -24,7 +23,6 @@ from privasi.db import utcnow
 from privasi.notify import service as notify
 from privasi.notify.models import OutboxMessage
 from privasi.orgs.service import system_principal
-from privasi.policy import service as policies
 from privasi.subjects import service as subjects
 from privasi.vault.service import vault_for
 
@@ -34,18 +32,10 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 CHALLENGE_RE = re.compile(r'name="challenge" value="([^"]+)"')
 
 
-def publish(db: Any, org: Any) -> None:
-    doc = yaml.safe_load((EXAMPLES / "digimetalab.yaml").read_text(encoding="utf-8"))
-    doc["organisation"]["slug"] = org.slug
-    doc["effective_date"] = "2026-01-01"
-    source = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
-    policies.load_and_publish(db, org.id, system_principal(org.id), source, "test.yaml")
-
-
 @pytest.fixture
-def agency(db: Any, make_org: Any) -> Any:
+def agency(db: Any, make_org: Any, publish_example: Any) -> Any:
     org = make_org("agensi-ai")
-    publish(db, org)
+    publish_example(org)
     with db.session(org.id) as s:
         principal = system_principal(org.id)
         subject = subjects.find_or_create(s, principal, {"email": EMAIL})
@@ -248,13 +238,13 @@ def test_codes_are_rate_limited_per_person(client: Any, db: Any, agency: Any) ->
 
 
 def test_forms_need_the_csrf_token_and_the_session_its_organisation(
-    app: Any, client: Any, db: Any, agency: Any, make_org: Any
+    app: Any, client: Any, db: Any, agency: Any, make_org: Any, publish_example: Any
 ) -> None:
     forged = client.post(f"{base(agency)}/start", data={"address": EMAIL})
     assert forged.status_code == 403
     sign_in(client, db, agency)
     other = make_org("agensi-lain")
-    publish(db, other)
+    publish_example(other)
     # The verified cookie is bound to its organisation's path and id: elsewhere it opens nothing.
     cookie = client.cookies.get("privasi_center")
     with TestClient(app) as stranger:

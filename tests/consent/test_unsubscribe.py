@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from privasi.consent import service as consent
@@ -19,25 +18,16 @@ from privasi.consent.channels import unsubscribe as links
 from privasi.db import utcnow
 from privasi.notify.models import OutboxMessage
 from privasi.orgs.service import system_principal
-from privasi.policy import service as policies
 from privasi.subjects import service as subjects
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EMAIL = "budi.santoso@contoh.example"
 
 
-def publish(db: Any, org: Any) -> None:
-    doc = yaml.safe_load((EXAMPLES / "digimetalab.yaml").read_text(encoding="utf-8"))
-    doc["organisation"]["slug"] = org.slug
-    doc["effective_date"] = "2026-01-01"
-    source = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
-    policies.load_and_publish(db, org.id, system_principal(org.id), source, "test.yaml")
-
-
 @pytest.fixture
-def lab(db: Any, make_org: Any) -> Any:
+def lab(db: Any, make_org: Any, publish_example: Any) -> Any:
     org = make_org("lab-otomasi")
-    publish(db, org)
+    publish_example(org)
     with db.session(org.id) as s:
         principal = system_principal(org.id)
         subject = subjects.find_or_create(s, principal, {"email": EMAIL})
@@ -148,7 +138,7 @@ def test_a_second_click_records_nothing_new(client: Any, db: Any, lab: Any) -> N
 
 
 def test_altered_foreign_and_expired_links_are_refused(
-    client: Any, db: Any, lab: Any, make_org: Any, settings: Any
+    client: Any, db: Any, lab: Any, make_org: Any, settings: Any, publish_example: Any
 ) -> None:
     token = link_for(client, lab).json()["url"].rsplit("/", 1)[1]
     body, mac = token.split(".")
@@ -156,7 +146,7 @@ def test_altered_foreign_and_expired_links_are_refused(
     assert client.post(f"/consent/{lab.slug}/unsubscribe/{tampered}").status_code == 404
     # The same token presented under another organisation's address is not valid there.
     other = make_org("lain-lagi")
-    publish(db, other)
+    publish_example(other)
     assert client.post(f"/consent/{other.slug}/unsubscribe/{token}").status_code == 404
     expired = links.make_token(
         settings.resolved_secret_key(),
