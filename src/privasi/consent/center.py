@@ -107,14 +107,9 @@ def _page(
     status: int = 200,
 ) -> Response:
     settings = settings_of(request)
-    nonce, fresh = FORM.nonce(request)
     values = {"org_slug": slug, "base": _base(slug), "error": "", "error_params": {}}
     values.update(context)
-    values["csrf_token"] = FORM.token(settings, nonce)
-    response = render(request, template, values, status_code=status)
-    if fresh:
-        FORM.remember(response, request, settings, nonce, _base(slug))
-    return response
+    return FORM.render(request, settings, template, values, _base(slug), status)
 
 
 def _org(db: Database, slug: str) -> Any:

@@ -66,7 +66,6 @@ def _page(
 ) -> Response:
     settings = settings_of(request)
     lang, _ = request_language(request)
-    nonce, fresh = FORM.nonce(request)
     names = labels("types", FORM_TYPES, lang)
     helps = labels("help", FORM_TYPES, lang)
     requesters = labels("requesters", REQUESTER_KINDS, lang)
@@ -80,11 +79,7 @@ def _page(
         "form": {},
     }
     values.update(context)
-    values["csrf_token"] = FORM.token(settings, nonce)
-    response = render(request, template, values, status_code=status)
-    if fresh:
-        FORM.remember(response, request, settings, nonce, _base(slug))
-    return response
+    return FORM.render(request, settings, template, values, _base(slug), status)
 
 
 def _org(db: Database, slug: str) -> Any:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from privasi.config import Settings
+from privasi.web.render import render
 from privasi.web.sessions import cookie_secure, csrf_matches
 
 
@@ -50,6 +51,27 @@ class DoubleSubmit:
             samesite="strict",
             secure=cookie_secure(request, settings),
         )
+
+    def render(
+        self,
+        request: Request,
+        settings: Settings,
+        template: str,
+        values: dict[str, Any],
+        path: str,
+        status: int = 200,
+    ) -> Response:
+        """Render a page whose forms carry ``csrf_token``, setting the nonce cookie when new."""
+        nonce, fresh = self.nonce(request)
+        response = render(
+            request,
+            template,
+            {**values, "csrf_token": self.token(settings, nonce)},
+            status_code=status,
+        )
+        if fresh:
+            self.remember(response, request, settings, nonce, path)
+        return response
 
     def ok(self, request: Request, settings: Settings, provided: Any) -> bool:
         nonce = request.cookies.get(self.cookie)
