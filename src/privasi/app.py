@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ from privasi.db import Database
 from privasi.http import problems
 from privasi.http.middleware import Metrics, RequestMiddleware
 from privasi.migrate import current_revision, head_revision
+from privasi.registry import import_if_present
 
 log = logging.getLogger("privasi.app")
 
@@ -46,6 +46,13 @@ ROUTERS = [
     "privasi.rights.center",
     "privasi.rights.downloads",
     "privasi.connectors.http_api",
+    "privasi.retention.api",
+    "privasi.breach.api",
+    "privasi.gateway.api",
+    "privasi.web.retention_pages",
+    "privasi.web.breach_pages",
+    "privasi.web.admin",
+    "privasi.web.governance",
 ]
 
 
@@ -95,13 +102,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
 
     for module_name in ROUTERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        app.include_router(module.router)
+        module = import_if_present(module_name)
+        if module is not None:
+            app.include_router(module.router)
     _mount_static(app)
     _operational_routes(app, database, metrics)
     return app

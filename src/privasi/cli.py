@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
 from typing import Annotated
 
@@ -10,6 +9,7 @@ import typer
 from rich.console import Console
 
 from privasi import __version__
+from privasi.registry import import_if_present
 
 out = Console()
 app = typer.Typer(
@@ -36,15 +36,15 @@ SUBCOMMANDS = [
     ("privasi.consent.cli", "app", "consent"),
     ("privasi.notify.cli", "app", "outbox"),
     ("privasi.rights.cli", "app", "requests"),
+    ("privasi.retention.cli", "app", "retention"),
+    ("privasi.retention.cli", "holds_app", "holds"),
+    ("privasi.breach.cli", "app", "breaches"),
+    ("privasi.gateway.cli", "app", "gateway"),
 ]
 for module_name, attribute, command in SUBCOMMANDS:
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        continue
-    app.add_typer(getattr(module, attribute), name=command)
+    module = import_if_present(module_name)
+    if module is not None:
+        app.add_typer(getattr(module, attribute), name=command)
 
 
 @app.command()

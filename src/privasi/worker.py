@@ -7,7 +7,6 @@ the same tick twice, or in several processes at once, does each piece of work on
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import socket
@@ -22,6 +21,7 @@ from privasi.http.idempotency import purge_expired
 from privasi.jobs import service as jobs
 from privasi.jobs.models import Job
 from privasi.orgs.models import StaffSession
+from privasi.registry import import_if_present
 
 log = logging.getLogger("privasi.worker")
 
@@ -37,6 +37,9 @@ HANDLER_MODULES = [
     "privasi.rights.execution",
     "privasi.connectors.http",
     "privasi.rights.routing",
+    "privasi.retention.jobs",
+    "privasi.breach.jobs",
+    "privasi.gateway.housekeeping",
 ]
 
 Reconciler = Callable[[PrivasiSession], int]
@@ -74,7 +77,7 @@ def worker_id() -> str:
 
 def load_handlers() -> None:
     for name in HANDLER_MODULES:
-        importlib.import_module(name)
+        import_if_present(name)
 
 
 def tick(db: Database, ident: str | None = None, batch: int = 20) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """One catalogue of interface strings, in Bahasa Indonesia and English.
 
-Strings live in ``catalogue/<lang>.yaml`` with nested keys (``admin.login.title``). A page asks
+Strings live in ``catalogue/<lang>.yaml`` (and per-feature ``catalogue/<area>.<lang>.yaml``) with
+nested keys (``admin.login.title``). A page asks
 for a key with ``t(key, lang, **params)``; templates call ``_('key')``. Later features add their
 keys to the same two files, and ``tests/web/test_i18n.py`` fails on a key missing in either
 language or used but never written.
@@ -43,15 +44,31 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def _read_tree(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        tree = yaml.safe_load(handle) or {}
+    if not isinstance(tree, dict):
+        raise ValueError(f"{path.name} must hold a mapping")
+    return tree
+
+
 def load_catalogue(directory: Path = CATALOGUE_DIR) -> dict[str, dict[str, str]]:
-    """Every language's strings as flat ``key -> text`` mappings."""
+    """Every language's strings as flat ``key -> text`` mappings.
+
+    ``<lang>.yaml`` holds the common strings; a feature may keep its own in ``<area>.<lang>.yaml``
+    so that features written side by side do not edit the same file. A key written twice is an
+    error rather than a silent override.
+    """
     result: dict[str, dict[str, str]] = {}
     for lang in LANGUAGES:
-        with (directory / f"{lang}.yaml").open(encoding="utf-8") as handle:
-            tree = yaml.safe_load(handle) or {}
-        if not isinstance(tree, dict):
-            raise ValueError(f"{lang}.yaml must hold a mapping")
-        result[lang] = _flatten(tree)
+        flat = _flatten(_read_tree(directory / f"{lang}.yaml"))
+        for path in sorted(directory.glob(f"*.{lang}.yaml")):
+            extra = _flatten(_read_tree(path))
+            twice = sorted(set(extra) & set(flat))
+            if twice:
+                raise ValueError(f"{path.name} repeats catalogue keys: {', '.join(twice)}")
+            flat.update(extra)
+        result[lang] = flat
     return result
 
 
