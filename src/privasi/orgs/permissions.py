@@ -42,6 +42,7 @@ _p("retention.read", "see retention rules, runs and holds", OWNER, DPO, AGENT, A
 _p("retention.manage", "run sweeps and place legal holds", OWNER, DPO)
 _p("breach.read", "see breach records", OWNER, DPO, AUDITOR)
 _p("breach.manage", "record breaches and send notices", OWNER, DPO)
+_p("breach.approve", "approve breach notices before they are sent", DPO)
 _p("gateway.use", "call the LLM privacy gateway", OWNER, DPO)
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(MATRIX)
