@@ -102,6 +102,13 @@ class Settings(BaseSettings):
         description="hours after verification during which an erasure can still be cancelled, "
         "before anything irreversible runs",
     )
+    breach_business_user_hours: float = Field(
+        24,
+        gt=0,
+        le=72,
+        description="processor mode: hours after a breach is detected within which each affected "
+        "Business User must be notified",
+    )
 
     @field_validator("log_level")
     @classmethod
