@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from privasi.pii.types import ALL_ENTITIES
 from privasi.policy.base import Email, EntityType, Ident, Localized, Model, Text, Url
 from privasi.policy.countries import COUNTRIES
 from privasi.policy.periods import Period
@@ -47,6 +48,8 @@ from privasi.policy.vocab import (
 )
 
 CURRENT_SCHEMA_VERSION = 1
+# Words older policy files use for the gateway's entity types (the notice has wording for them).
+ENTITY_ALIASES = {"PASSWORD": "SECRET", "NPWP": "ID_NPWP", "LOCATION": "ADDRESS"}
 
 
 class Authority(Model):
@@ -219,11 +222,31 @@ class Recipient(Model):
             )
         return self
 
+    @field_validator("entity_rules")
+    @classmethod
+    def _entity_names(cls, value: dict[str, EntityAction]) -> dict[str, EntityAction]:
+        # Keys are the PII engine's entity types; a few older words (PASSWORD, NPWP, LOCATION)
+        # stay accepted as aliases because the notice has wording for them.
+        seen: dict[str, str] = {}
+        for name in value:
+            real = ENTITY_ALIASES.get(name, name)
+            if real not in ALL_ENTITIES:
+                known = ", ".join(sorted(ALL_ENTITIES))
+                raise ValueError(f"'{name}' is not an entity type the gateway detects ({known})")
+            if real in seen and value[seen[real]] != value[name]:
+                raise ValueError(f"'{seen[real]}' and '{name}' are the same entity type")
+            seen[real] = name
+        return value
+
     def action_for(self, entity_type: str) -> EntityAction:
         """What the AI gateway does with this entity type before sending to this provider."""
-        return (
-            self.entity_rules.get(entity_type) or self.default_entity_action or EntityAction.block
-        )
+        rule = self.entity_rules.get(entity_type)
+        if rule is None:
+            rule = next(
+                (a for n, a in self.entity_rules.items() if ENTITY_ALIASES.get(n) == entity_type),
+                None,
+            )
+        return rule or self.default_entity_action or EntityAction.block
 
     def display(self, lang: str) -> str:
         return self.name if isinstance(self.name, str) else self.name.get(lang)
