@@ -109,6 +109,20 @@ class Settings(BaseSettings):
         description="processor mode: hours after a breach is detected within which each affected "
         "Business User must be notified",
     )
+    gateway_rate_limit_per_minute: int = Field(
+        120,
+        ge=1,
+        description="LLM gateway: calls per API key and minute (an upstream may set its own)",
+    )
+    gateway_max_request_bytes: int = Field(
+        262_144, ge=1024, description="LLM gateway: largest chat request body"
+    )
+    gateway_upstream_timeout_seconds: float = Field(
+        60.0, gt=0, le=600, description="LLM gateway: how long to wait for the provider's answer"
+    )
+    gateway_detection_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="LLM gateway: longest PII detection before a call is refused"
+    )
 
     @field_validator("log_level")
     @classmethod
