@@ -1,0 +1,37 @@
+"""What the governance pages share: times in the organisation's zone, page numbers, the stylesheet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from privasi.orgs.models import Organisation
+
+DEFAULT_ZONE = "Asia/Jakarta"
+
+
+def zone_of(org: Organisation) -> ZoneInfo:
+    try:
+        return ZoneInfo(org.time_zone or DEFAULT_ZONE)
+    except (KeyError, ValueError):
+        return ZoneInfo(DEFAULT_ZONE)
+
+
+def local_formatter(org: Organisation) -> Callable[[datetime | date | None], str]:
+    """A ``when(moment)`` for templates: a stored UTC time as the organisation's local time."""
+    zone = zone_of(org)
+
+    def when(moment: datetime | date | None) -> str:
+        if moment is None:
+            return ""
+        if isinstance(moment, datetime):
+            return moment.astimezone(zone).strftime("%d-%m-%Y %H:%M")
+        return moment.strftime("%d-%m-%Y")
+
+    return when
+
+
+def times(org: Organisation) -> dict[str, object]:
+    """Context every governance page gets: the time formatter and the zone's name."""
+    return {"when": local_formatter(org), "zone_name": str(zone_of(org))}
