@@ -7,7 +7,7 @@ organisation outside the file, so a policy can be published, diffed and reviewed
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -21,6 +21,10 @@ class Column(Model):
     name: Text
     category: Ident
     erasure: Erasure
+    # What a retention rule with ``action: anonymise`` does to the column: an irreversible random
+    # token, empty it, keep it, or generalise it (a date to its year, a number such as an age to
+    # its ten-year band). Left out, identifiers (hash, mask) become tokens and the rest is emptied.
+    anonymise: Literal["token", "null", "keep", "year", "decade"] | None = None
 
     @field_validator("erasure", mode="before")
     @classmethod
@@ -43,6 +47,9 @@ class Table(Model):
     subject_kind: Ident | None = None
     columns: list[Column] = Field(min_length=1)
     timestamps: dict[StartEvent, Text] = Field(default_factory=dict)
+    # A column holding the subject's state (lead, client ...), for retention rules scoped by
+    # subject_states or unless_states; without it such a rule leaves the table alone.
+    state_column: Text | None = None
 
     @model_validator(mode="after")
     def _columns(self) -> Table:

@@ -1,0 +1,1 @@
+"""Retention: the policy's retention rules run as sweeps, legal holds, and evidence of each run."""
