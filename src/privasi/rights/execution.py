@@ -295,6 +295,10 @@ def _run_one(db: Database, org_id: str, request_id: str, task_id: str) -> bool:
             if task.status in ("done", "skipped"):
                 return True  # another worker finished it while this one waited for the lock
             run = PRIVASI_ACTIONS[task.action] if task.kind == "privasi" else EXECUTORS[task.kind]
+            from privasi.retention.service import erasure_held
+
+            if request.type == "erasure" and erasure_held(session, request, task):
+                return False  # a legal hold keeps the data: the task waits, showing its reason
             run(session, request, task)
             task.status = "done"
             task.completed_at = utcnow()
