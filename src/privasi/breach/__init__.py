@@ -1,0 +1,1 @@
+"""Breach register: incidents, affected subjects, the notification clocks and the notices."""
