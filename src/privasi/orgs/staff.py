@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from privasi.config import Settings
@@ -15,6 +15,7 @@ from privasi.db import PrivasiSession, utcnow
 from privasi.errors import Conflict, Locked, NotFound, Unauthenticated, ValidationFailed
 from privasi.orgs.models import (
     StaffRole,
+    StaffSession,
     StaffUser,
 )
 from privasi.orgs.passwords import Passwords, check_strength, generate_password
@@ -300,3 +301,41 @@ def disable_totp(session: PrivasiSession, user: StaffUser, by: Principal | None 
     user.totp_last_step = 0
     session.flush()
     record_change(session, by, "staff.mfa_reset", staff_id=user.id)
+
+
+# --- sign-in sessions --------------------------------------------------------------------------
+
+
+def list_sessions(session: PrivasiSession, user: StaffUser) -> list[StaffSession]:
+    """The live sign-in sessions of an account, newest first (expired ones are of no interest)."""
+    return list(
+        session.scalars(
+            select(StaffSession)
+            .where(
+                StaffSession.user_id == user.id,
+                StaffSession.org_id == user.org_id,
+                StaffSession.expires_at > utcnow(),
+            )
+            .order_by(StaffSession.created_at.desc(), StaffSession.id)
+        )
+    )
+
+
+def end_sessions(
+    session: PrivasiSession,
+    user: StaffUser,
+    *,
+    keep: str | None = None,
+    by: Principal | None = None,
+) -> int:
+    """Sign an account out everywhere (except the session ``keep``); returns how many ended."""
+    query = delete(StaffSession).where(
+        StaffSession.user_id == user.id, StaffSession.org_id == user.org_id
+    )
+    if keep is not None:
+        query = query.where(StaffSession.id != keep)
+    result = session.execute(query, execution_options={"synchronize_session": False})
+    ended = int(getattr(result, "rowcount", 0) or 0)
+    session.flush()
+    record_change(session, by, "staff.sessions_ended", staff_id=user.id, count=ended)
+    return ended

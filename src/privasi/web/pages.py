@@ -1,5 +1,5 @@
-"""The staff pages: login (``login.py``), password change, the admin home, switching organisation
-and logout. ``router`` is what the app includes."""
+"""The staff pages: login (``login.py``), password change, switching organisation and logout
+(the dashboard is ``privasi.web.admin``). ``router`` is what the app includes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.responses import Response
 from privasi.db import PrivasiSession
 from privasi.errors import NotFound, ValidationFailed
 from privasi.orgs import service as orgs
-from privasi.orgs.models import Organisation, OrgRole, StaffSession, StaffUser
+from privasi.orgs.models import Organisation, StaffSession, StaffUser
 from privasi.orgs.passwords import Passwords
 from privasi.web import login
 from privasi.web import sessions as web_sessions
@@ -38,7 +38,6 @@ router = APIRouter(include_in_schema=False, route_class=PrivateHtmlRoute)
 router.include_router(login.router)
 
 MIN_PASSWORD_LENGTH = 12
-API_DOCS_URL = "/docs"
 
 
 # --- password ----------------------------------------------------------------------------------
@@ -134,42 +133,7 @@ def password_submit(
         return response
 
 
-# --- home, switching organisation, logout ------------------------------------------------------
-
-
-@router.get("/admin")
-def home(request: Request) -> Response:
-    with db_of(request).session(system=True) as system:
-        found = current_staff(system, request)
-        if found is None:
-            return redirect(LOGIN_URL)
-        row, user = found
-        current = web_sessions.stage(row, user)
-        if current is not Stage.ready:
-            return redirect(STAGE_URLS[current])
-        principal = web_sessions.acting_principal(system, row, orgs.staff_principal(user))
-        home_org = system.get(Organisation, user.org_id)
-        acting_org = system.get(Organisation, principal.org_id)
-        assert home_org is not None and acting_org is not None
-        hosted = (
-            orgs.hosted_orgs(db_of(request), home_org.id)
-            if home_org.role == OrgRole.processor
-            else []
-        )
-        context = {
-            "csrf_token": row.csrf_token,
-            "staff": staff_view(system, user),
-            "home_org": home_org,
-            "acting_org": acting_org,
-            "role": user.role,
-            "totp_enabled": user.totp_enabled,
-            "permissions": sorted(principal.permissions),
-            "hosted": hosted,
-            "is_processor": home_org.role == OrgRole.processor,
-            "docs_url": API_DOCS_URL,
-            "expires_at": row.expires_at,
-        }
-        return render(request, "admin/home.html", context)
+# --- switching organisation, logout (the home page: privasi.web.admin.home) -------------------
 
 
 @router.post("/admin/switch-org")

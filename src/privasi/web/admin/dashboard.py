@@ -1,0 +1,61 @@
+"""What the home page gathers: the work that needs attention now, each part only for those whose
+role opens it. The breach and retention parts come from their services when those are installed."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from privasi.notify import service as notify
+from privasi.rights import service as rights
+from privasi.rights.models import OPEN_STATUSES, RightsRequest
+from privasi.web.staff import StaffPage
+
+log = logging.getLogger("privasi.web")
+
+REQUESTS_SHOWN = 8
+FAILED_SHOWN = 8
+
+
+@dataclass
+class Attention:
+    requests: list[RightsRequest] = field(default_factory=list)
+    open_count: int = 0
+    overdue_count: int = 0
+    breaches: list[Any] | None = None  # None: not installed or not allowed; [] nothing to show
+    failed_messages: list[Any] | None = None
+    retention: Any | None = None
+
+
+def optional(module: str) -> Any | None:
+    """A service written alongside this one; absent means its part of the page stays hidden."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def gather(page: StaffPage, now: datetime) -> Attention:
+    found = Attention()
+    session = page.session
+    if page.can("requests.read"):
+        found.requests = rights.list_requests(session, open_only=True, limit=REQUESTS_SHOWN).items
+        counts = rights.counts(session)
+        found.open_count = sum(counts.get(s, 0) for s in OPEN_STATUSES)
+        found.overdue_count = len(rights.list_requests(session, overdue=True, limit=500).items)
+    if page.can("breach.read"):
+        breach = optional("privasi.breach.service")
+        if breach is not None and hasattr(breach, "dashboard_items"):
+            found.breaches = list(breach.dashboard_items(session, now))
+    if page.can("retention.read"):
+        retention = optional("privasi.retention.service")
+        if retention is not None and hasattr(retention, "dashboard_summary"):
+            found.retention = retention.dashboard_summary(session, now)
+    if page.can("consent.read"):
+        found.failed_messages = notify.list_messages(
+            session, status="failed", limit=FAILED_SHOWN
+        ).items
+    return found
