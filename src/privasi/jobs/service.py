@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,6 +105,43 @@ def claim(db: Database, worker_id: str, limit: int = 10) -> list[Job]:
             job.locked_until = now + LEASE
             job.attempts += 1
         return jobs
+
+
+def heartbeat(db: Database, job: Job, lease: timedelta = LEASE) -> bool:
+    """Extend a running job's lease, for a handler that works longer than one lease (a sweep
+    between batches). False when the job is no longer this worker's (its lease ran out and
+    another worker claimed it): the handler should stop rather than do the work twice. A lease
+    that ran out unclaimed is still this worker's: a claim would have changed ``locked_by``."""
+    now = utcnow()
+    with db.session(system=True) as session:
+        query = select(Job).where(Job.id == job.id)
+        if db.is_postgres:
+            query = query.with_for_update()
+        row = session.scalar(query.execution_options(populate_existing=True))
+        if row is None or row.state != "running" or row.locked_by != job.locked_by:
+            return False
+        row.locked_until = now + lease
+        job.locked_until = row.locked_until
+        return True
+
+
+class LeaseLost(RuntimeError):
+    """Raised by a handler whose job another worker took over."""
+
+
+def beat_every(db: Database, job: Job, seconds: float = 30.0) -> Callable[[], None]:
+    """A callable to call between batches: renews the lease at most every ``seconds`` and raises
+    ``LeaseLost`` once the job belongs to another worker."""
+    last = [time.monotonic()]
+
+    def beat() -> None:
+        if time.monotonic() - last[0] < seconds:
+            return
+        if not heartbeat(db, job):
+            raise LeaseLost("the job's lease was lost")
+        last[0] = time.monotonic()
+
+    return beat
 
 
 def _backoff(attempts: int) -> timedelta:
