@@ -1,0 +1,162 @@
+"""Routes of the LLM privacy gateway.
+
+``/v1/chat/completions`` and ``/v1/models`` speak the OpenAI API, so a business points its OpenAI
+client's base URL at ``https://<privasi host>/v1`` with a privasi API key (scope ``gateway.use``).
+Everything under ``/v1/`` answers errors in OpenAI's shape. ``/api/v1/gateway/...`` configures
+the upstream and reads the pseudonymised chat logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from privasi.errors import PrivasiError
+from privasi.gateway import proxy, schemas, service, upstream
+from privasi.gateway.upstream import GatewayError
+from privasi.http.deps import Ctx, ctx_for, get_db, get_settings, resolve_principal
+from privasi.orgs.principal import Principal
+
+router = APIRouter(tags=["gateway"])
+CONVERSATION_HEADER = "Privasi-Conversation"
+
+
+def _error(exc: GatewayError) -> JSONResponse:
+    headers = dict(exc.headers)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(exc.body, status_code=exc.status, headers=headers or None)
+
+
+async def _principal(request: Request) -> Principal:
+    db, settings = get_db(request), get_settings(request)
+    try:
+        principal = await asyncio.to_thread(resolve_principal, request, db, settings)
+        principal.require("gateway.use")
+    except PrivasiError as exc:
+        raise proxy.from_domain(exc) from None
+    request.state.principal = principal
+    return principal
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    limit = get_settings(request).gateway_max_request_bytes
+    raw = await request.body()
+    if len(raw) > limit:
+        raise GatewayError(
+            413, f"gateway requests are limited to {limit} bytes", "request_too_large"
+        )
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise GatewayError(400, "the request body is not valid JSON", "invalid_json") from None
+    if not isinstance(body, dict):
+        raise GatewayError(400, "the request body is a JSON object", "invalid_request")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise GatewayError(400, "'messages' is a non-empty array", "invalid_request")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise GatewayError(400, "'model' names the provider's model", "invalid_request")
+    return body
+
+
+@router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion, pseudonymised")
+async def chat_completions(request: Request) -> Response:
+    try:
+        principal = await _principal(request)
+        body = await _body(request)
+        call = proxy.Call(
+            get_db(request), get_settings(request), request.app.state.vault, principal, body
+        )
+        outgoing = await call.prepare(request.headers.get(CONVERSATION_HEADER))
+        if call.stream:
+            stream = await call.open_stream(outgoing)
+            return StreamingResponse(
+                stream,
+                media_type="text/event-stream",
+                headers={**call.conversation_header, "Cache-Control": "no-cache"},
+            )
+        answer = await call.complete(outgoing)
+        return JSONResponse(answer, headers=call.conversation_header)
+    except GatewayError as exc:
+        return _error(exc)
+
+
+@router.get("/v1/models", summary="The provider's models, passed through")
+async def models(request: Request) -> Response:
+    try:
+        principal = await _principal(request)
+        db, settings = get_db(request), get_settings(request)
+        vault = request.app.state.vault
+
+        def resolve() -> tuple[str, str | None]:
+            with db.session(principal.org_id) as session:
+                row = service.get_upstream(session)
+                if row is None:
+                    raise GatewayError(
+                        503,
+                        "the gateway has no AI provider configured for this organisation",
+                        "upstream_not_configured",
+                        type_="api_error",
+                    )
+                return row.base_url, service.upstream_key(session, row, vault=vault)
+
+        base_url, key = await asyncio.to_thread(resolve)
+        try:
+            response = await upstream.client().get(
+                base_url + "/models",
+                headers=upstream.headers_for(key),
+                timeout=upstream.timeout_for(settings.gateway_upstream_timeout_seconds),
+            )
+        except Exception as exc:
+            import httpx
+
+            if isinstance(exc, httpx.HTTPError):
+                raise upstream.transport_error(exc) from None
+            raise
+        if response.status_code >= 400:
+            raise upstream.upstream_error(response.status_code, response.content, response.headers)
+        return Response(response.content, media_type="application/json")
+    except GatewayError as exc:
+        return _error(exc)
+
+
+# --- configuration and logs ---------------------------------------------------------------------
+
+
+@router.get("/api/v1/gateway/upstream", response_model=schemas.UpstreamOut)
+def get_upstream(ctx: Ctx = ctx_for("org.read")) -> object:
+    return schemas.UpstreamOut.of(service.get_upstream(ctx.session))
+
+
+@router.put("/api/v1/gateway/upstream", response_model=schemas.UpstreamOut)
+def put_upstream(body: schemas.UpstreamIn, ctx: Ctx = ctx_for("org.manage")) -> object:
+    row = service.configure(
+        ctx.session,
+        ctx.principal,
+        base_url=body.base_url,
+        api_key=body.api_key,
+        recipient_id=body.recipient,
+        rate_limit_per_minute=body.rate_limit_per_minute,
+        vault=ctx.state("vault"),
+    )
+    return schemas.UpstreamOut.of(row)
+
+
+@router.delete("/api/v1/gateway/upstream", status_code=204, response_class=Response)
+def delete_upstream(ctx: Ctx = ctx_for("org.manage")) -> Response:
+    service.remove_upstream(ctx.session, ctx.principal, vault=ctx.state("vault"))
+    return Response(status_code=204)
+
+
+@router.get("/api/v1/gateway/logs", response_model=schemas.ChatLogList)
+def list_logs(
+    conversation: str | None = Query(None, max_length=36),
+    ctx: Ctx = ctx_for("audit.read"),
+) -> object:
+    logs = service.chat_logs(ctx.session, conversation)
+    return schemas.ChatLogList(items=[schemas.ChatLogOut.model_validate(r) for r in logs])

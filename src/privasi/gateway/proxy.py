@@ -1,0 +1,411 @@
+"""One gateway call from start to end: check, pseudonymise, forward, restore, record.
+
+The database work runs in worker threads (short transactions before and after the provider is
+called), detection runs in a thread under a time limit, and the provider is reached through one
+shared async HTTP client, so a slow provider never holds a database connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from privasi.config import Settings
+from privasi.db import Database
+from privasi.errors import NotFound, PrivasiError, RateLimited, ValidationFailed
+from privasi.gateway import service, upstream
+from privasi.gateway.placeholders import ConversationMapping, StreamRestorer, json_escape
+from privasi.gateway.redact import Redaction, Redactor, RequestRefused
+from privasi.gateway.upstream import GatewayError
+from privasi.orgs.principal import Principal
+from privasi.pii import Detector
+from privasi.vault.core import Vault
+
+_detector: list[Detector] = []
+_detector_lock = threading.Lock()
+SAVE_ATTEMPTS = 3
+
+
+def detector() -> Detector:
+    with _detector_lock:
+        if not _detector:
+            _detector.append(Detector())
+        return _detector[0]
+
+
+def from_domain(exc: PrivasiError) -> GatewayError:
+    headers = {}
+    if "retry_after" in exc.extra:
+        headers["Retry-After"] = str(exc.extra["retry_after"])
+    code = {
+        RateLimited: "rate_limit_exceeded",
+        NotFound: "not_found",
+        ValidationFailed: "invalid_request",
+    }.get(type(exc), exc.type.replace("-", "_"))
+    return GatewayError(exc.status, exc.detail, code, headers=headers)
+
+
+@dataclass
+class Route:
+    base_url: str
+    key: str | None
+    terms: service.Terms
+    conversation: service.Conversation
+
+
+@dataclass
+class Call:
+    """Everything a call carries from its start to its record."""
+
+    db: Database
+    settings: Settings
+    vault: Vault
+    principal: Principal
+    body: dict[str, Any]
+    route: Route | None = None
+    redaction: Redaction | None = None
+    mapping: ConversationMapping = field(default_factory=ConversationMapping)
+    answer: list[str] = field(default_factory=list)
+
+    @property
+    def model(self) -> str:
+        return str(self.body.get("model") or "")
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
+
+    @property
+    def conversation_header(self) -> dict[str, str]:
+        if self.route is None or self.route.conversation.derived:
+            return {}
+        return {"Privasi-Conversation": self.route.conversation.token}
+
+    # --- before the provider ---------------------------------------------------------------------
+
+    def _resolve(self, token: str | None) -> Route:
+        org_id = self.principal.org_id
+        key_id = self.principal.actor_id
+        with self.db.session(org_id) as session:
+            row = service.get_upstream(session)
+            if row is None:
+                raise GatewayError(
+                    503,
+                    "the gateway has no AI provider configured for this organisation "
+                    "(privasi gateway configure)",
+                    "upstream_not_configured",
+                    type_="api_error",
+                )
+            limit = row.rate_limit_per_minute or self.settings.gateway_rate_limit_per_minute
+            service.count_call(session, key_id, limit)
+            terms = service.current_terms(session, row.recipient_id)
+            key = service.upstream_key(session, row, vault=self.vault)
+            user = self.body.get("user")
+            derived = None
+            if isinstance(user, str) and user:
+                derived = service.derived_token(
+                    self.settings.resolved_secret_key(), org_id, key_id, user
+                )
+            conversation = service.open_conversation(
+                session, key_id, token=token, derived=derived, vault=self.vault
+            )
+            return Route(row.base_url, key, terms, conversation)
+
+    def _redact(self) -> Redaction:
+        assert self.route is not None
+        self.mapping = ConversationMapping(self.route.conversation.mapping.values)
+        redactor = Redactor(detector(), self.route.terms.recipient.action_for, self.mapping)
+        result = redactor.redact(self.body)
+        if "user" in result.body:
+            # the provider sees a stable pseudonymous end-user id, never the business's own
+            result.body["user"] = "privasi-" + self.route.conversation.digest[:24]
+        return result
+
+    def _save(self) -> bool:
+        assert self.route is not None
+        conversation = self.route.conversation
+        if conversation.row is not None and not self.mapping.changed:
+            return True
+        saved_mapping = conversation.mapping
+        conversation.mapping = self.mapping
+        with self.db.session(self.principal.org_id) as session:
+            ok = service.save_mapping(
+                session,
+                conversation,
+                api_key_id=self.principal.actor_id,
+                terms=self.route.terms,
+                vault=self.vault,
+            )
+            if not ok:
+                conversation.mapping = saved_mapping
+            return ok
+
+    async def prepare(self, token: str | None) -> dict[str, Any]:
+        """The body to send to the provider; raises ``GatewayError`` when nothing may be sent."""
+        timeout = self.settings.gateway_detection_timeout_seconds
+        for _ in range(SAVE_ATTEMPTS):
+            try:
+                self.route = await asyncio.to_thread(self._resolve, token)
+            except PrivasiError as exc:
+                raise from_domain(exc) from None
+            try:
+                self.redaction = await asyncio.wait_for(asyncio.to_thread(self._redact), timeout)
+            except RequestRefused as refused:
+                await self.record("blocked", blocked=Counter(refused.counts))
+                raise GatewayError(400, refused.message, refused.code) from None
+            except TimeoutError:
+                await self.record("detection_timeout")
+                raise GatewayError(
+                    503,
+                    "personal-data detection did not finish in time, so nothing was forwarded; "
+                    "try again or send a shorter request",
+                    "detection_timeout",
+                    type_="api_error",
+                ) from None
+            except Exception:
+                await self.record("detection_failed")
+                raise GatewayError(
+                    500,
+                    "personal-data detection failed, so nothing was forwarded",
+                    "detection_failed",
+                    type_="api_error",
+                ) from None
+            if await asyncio.to_thread(self._save):
+                return self.redaction.body
+            # another call of this conversation saved first: start again from its mapping
+            token = self.route.conversation.token
+        raise GatewayError(
+            409, "too many simultaneous calls in one conversation", "conversation_busy"
+        )
+
+    # --- after the provider ----------------------------------------------------------------------
+
+    def _record(self, outcome: str, blocked: Counter[str], status: int | None) -> None:
+        if self.route is None:
+            return
+        redaction = self.redaction
+        conversation = self.route.conversation.row
+        record = service.CallRecord(
+            model=self.model,
+            stream=self.stream,
+            outcome=outcome,
+            pseudonymised=redaction.pseudonymised if redaction else Counter(),
+            passed=redaction.passed if redaction else Counter(),
+            blocked=blocked,
+            sent=redaction.body if redaction and outcome != "blocked" else None,
+            answer="".join(self.answer),
+            upstream_status=status,
+        )
+        with self.db.session(self.principal.org_id) as session:
+            service.record_call(
+                session,
+                self.principal,
+                self.route.terms,
+                conversation.id if conversation is not None else None,
+                record,
+                vault=self.vault,
+            )
+
+    async def record(
+        self, outcome: str, *, blocked: Counter[str] | None = None, status: int | None = None
+    ) -> None:
+        await asyncio.to_thread(self._record, outcome, blocked or Counter(), status)
+
+    def record_now(self, outcome: str, status: int | None = None) -> None:
+        """For a stream the client closed: the loop is being torn down, so record inline."""
+        self._record(outcome, Counter(), status)
+
+    # --- the provider ----------------------------------------------------------------------------
+
+    async def complete(self, outgoing: dict[str, Any]) -> dict[str, Any]:
+        """A non-streamed completion, restored."""
+        assert self.route is not None
+        try:
+            response = await upstream.client().post(
+                self.route.base_url + "/chat/completions",
+                json=outgoing,
+                headers=upstream.headers_for(self.route.key),
+                timeout=upstream.timeout_for(self.settings.gateway_upstream_timeout_seconds),
+            )
+        except httpx.HTTPError as exc:
+            error = upstream.transport_error(exc)
+            await self.record(error.code)
+            raise error from None
+        if response.status_code >= 400:
+            await self.record("upstream_error", status=response.status_code)
+            raise upstream.upstream_error(response.status_code, response.content, response.headers)
+        try:
+            data = response.json()
+        except ValueError:
+            await self.record("upstream_invalid", status=response.status_code)
+            raise GatewayError(
+                502, "the AI provider's answer is not JSON", "upstream_invalid", type_="api_error"
+            ) from None
+        restored = self.restore_completion(data)
+        await self.record("ok", status=response.status_code)
+        return restored
+
+    def restore_completion(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for choice in data.get("choices") or []:
+            message = choice.get("message") if isinstance(choice, dict) else None
+            if not isinstance(message, dict):
+                continue
+            if isinstance(message.get("content"), str):
+                self.answer.append(message["content"])
+                message["content"] = self.mapping.restore(message["content"])
+            calls = list(message.get("tool_calls") or [])
+            if isinstance(message.get("function_call"), dict):
+                calls.append({"function": message["function_call"]})
+            for call in calls:
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                    self.answer.append(function["arguments"])
+                    function["arguments"] = self.mapping.restore(function["arguments"], json_escape)
+        return data
+
+    async def open_stream(self, outgoing: dict[str, Any]) -> AsyncIterator[bytes]:
+        """Start the provider's stream; errors before the first byte are raised, not streamed."""
+        assert self.route is not None
+        request = upstream.client().build_request(
+            "POST",
+            self.route.base_url + "/chat/completions",
+            json=outgoing,
+            headers={**upstream.headers_for(self.route.key), "Accept": "text/event-stream"},
+            timeout=upstream.timeout_for(self.settings.gateway_upstream_timeout_seconds),
+        )
+        try:
+            response = await upstream.client().send(request, stream=True)
+        except httpx.HTTPError as exc:
+            error = upstream.transport_error(exc)
+            await self.record(error.code)
+            raise error from None
+        if response.status_code >= 400:
+            content = await response.aread()
+            await response.aclose()
+            await self.record("upstream_error", status=response.status_code)
+            raise upstream.upstream_error(response.status_code, content, response.headers)
+        return self._relay(response)
+
+    async def _relay(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        restorer = SseRestorer(self.mapping, self.answer.append)
+        outcome = "client_closed"
+        try:
+            async for line in response.aiter_lines():
+                for out in restorer.line(line):
+                    yield out
+            for out in restorer.finish():
+                yield out
+            outcome = "ok"
+        except httpx.HTTPError:
+            outcome = "upstream_stream_error"
+            error = {
+                "error": {
+                    "message": "the AI provider's stream broke off; the call was not retried",
+                    "type": "api_error",
+                    "code": "upstream_stream_error",
+                }
+            }
+            yield f"data: {json.dumps(error)}\n\n".encode()
+        finally:
+            await response.aclose()
+            if outcome == "client_closed":
+                self.record_now(outcome, response.status_code)
+        await self.record(outcome, status=response.status_code)
+
+
+class SseRestorer:
+    """Restores placeholders in an OpenAI event stream, chunk by chunk.
+
+    Each choice's text and each tool call's arguments get their own ``StreamRestorer``; what one
+    holds back goes out with the next piece of the same field, or with the choice's final chunk.
+    """
+
+    def __init__(self, mapping: ConversationMapping, seen: Callable[[str], None]) -> None:
+        self.mapping = mapping
+        self.seen = seen
+        self.texts: dict[int, StreamRestorer] = {}
+        self.arguments: dict[tuple[int, int], StreamRestorer] = {}
+        self.last: dict[str, Any] | None = None
+
+    def line(self, line: str) -> list[bytes]:
+        if not line.startswith("data:"):
+            return [(line + "\n").encode()] if line else [b"\n"]
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            return [*self.finish(), b"data: [DONE]\n\n"]
+        try:
+            chunk = json.loads(payload)
+        except ValueError:
+            return [(line + "\n").encode()]
+        if not isinstance(chunk, dict):
+            return [(line + "\n").encode()]
+        self.last = chunk
+        for choice in chunk.get("choices") or []:
+            if isinstance(choice, dict):
+                self._choice(choice)
+        # the blank line that ends the event comes from the provider's own stream
+        return [f"data: {json.dumps(chunk, ensure_ascii=False)}\n".encode()]
+
+    def _choice(self, choice: dict[str, Any]) -> None:
+        index = int(choice.get("index") or 0)
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            return
+        finished = choice.get("finish_reason") is not None
+        text = delta.get("content")
+        if isinstance(text, str) or (finished and index in self.texts):
+            restorer = self.texts.setdefault(index, StreamRestorer(self.mapping))
+            piece = text if isinstance(text, str) else ""
+            self.seen(piece)
+            out = restorer.feed(piece)
+            if finished:
+                out += restorer.finish()
+            delta["content"] = out
+        calls = delta.get("tool_calls")
+        if isinstance(calls, list):
+            for call in calls:
+                function = call.get("function") if isinstance(call, dict) else None
+                if not isinstance(function, dict) or not isinstance(function.get("arguments"), str):
+                    continue
+                key = (index, int(call.get("index") or 0))
+                restorer = self.arguments.setdefault(key, StreamRestorer(self.mapping, json_escape))
+                self.seen(function["arguments"])
+                function["arguments"] = restorer.feed(function["arguments"])
+        if finished:
+            self._flush_arguments(index, delta)
+            self.texts.pop(index, None)
+
+    def _flush_arguments(self, index: int, delta: dict[str, Any]) -> None:
+        rests = []
+        for key in sorted(k for k in self.arguments if k[0] == index):
+            rest = self.arguments.pop(key).finish()
+            if rest:
+                rests.append({"index": key[1], "function": {"arguments": rest}})
+        if rests:
+            delta["tool_calls"] = [*(delta.get("tool_calls") or []), *rests]
+
+    def finish(self) -> list[bytes]:
+        """Whatever is still held back when the stream ends without a final chunk."""
+        if self.last is None or not (self.texts or self.arguments):
+            return []
+        indexes = sorted({*self.texts, *(k[0] for k in self.arguments)})
+        choices = []
+        for index in indexes:
+            delta: dict[str, Any] = {}
+            restorer = self.texts.pop(index, None)
+            if restorer is not None:
+                delta["content"] = restorer.finish()
+            self._flush_arguments(index, delta)
+            choices.append({"index": index, "delta": delta, "finish_reason": None})
+        chunk = {k: v for k, v in self.last.items() if k != "choices"}
+        chunk["choices"] = choices
+        return [f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()]

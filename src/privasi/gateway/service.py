@@ -1,0 +1,471 @@
+"""The gateway's rules: upstream configuration, the policy's terms for a provider, conversations,
+rate limits and the record of every call. No HTTP here; ``api.py`` drives a call through these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from privasi.audit import service as audit
+from privasi.audit.chain import looks_personal
+from privasi.db import PrivasiSession, utcnow
+from privasi.errors import NotFound, RateLimited, ValidationFailed
+from privasi.gateway.models import (
+    GatewayChatLog,
+    GatewayConversation,
+    GatewayRateWindow,
+    GatewayUpstream,
+)
+from privasi.gateway.placeholders import ConversationMapping
+from privasi.orgs.principal import Principal
+from privasi.policy import service as policies
+from privasi.policy.schema import Policy, Recipient
+from privasi.policy.vocab import StartEvent, SystemKind
+from privasi.vault import service as vault_service
+from privasi.vault.core import Vault, vault_for
+
+UPSTREAM_KEY_SECRET = "gateway_upstream_key"
+CONVERSATION_PREFIX = "pvc_"
+# Used when no retention rule of the policy covers what the provider's purposes collect.
+DEFAULT_CHAT_RETENTION = timedelta(days=30)
+RATE_WINDOW = timedelta(minutes=1)
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+def get_upstream(session: PrivasiSession) -> GatewayUpstream | None:
+    session.require_org()
+    return session.scalar(select(GatewayUpstream))
+
+
+def check_base_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationFailed("base_url is an http(s) URL such as https://api.openai.com/v1")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValidationFailed(
+            "base_url carries no credentials, query or fragment; the key is stored apart",
+            field="base_url",
+        )
+    return url
+
+
+def configure(
+    session: PrivasiSession,
+    principal: Principal,
+    *,
+    base_url: str,
+    api_key: str | None = None,
+    recipient_id: str | None = None,
+    rate_limit_per_minute: int | None = None,
+    vault: Vault | None = None,
+) -> GatewayUpstream:
+    """Point the organisation's gateway at a provider. The key is stored as a sealed secret."""
+    url = check_base_url(base_url)
+    if rate_limit_per_minute is not None and rate_limit_per_minute < 1:
+        raise ValidationFailed("rate_limit_per_minute is at least 1", field="rate_limit_per_minute")
+    if recipient_id is not None:
+        policy = policies.current_policy(session)
+        provider_of(policy, recipient_id)
+    row = get_upstream(session)
+    created = row is None
+    if row is None:
+        row = GatewayUpstream(base_url=url)
+        session.add(row)
+    row.base_url = url
+    row.recipient_id = recipient_id
+    row.rate_limit_per_minute = rate_limit_per_minute
+    row.updated_at = utcnow()
+    row.updated_by = principal.actor[:100]
+    if api_key:
+        vault_service.set_secret(session, principal, UPSTREAM_KEY_SECRET, api_key, vault=vault)
+        row.credential = UPSTREAM_KEY_SECRET
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        "gateway.configured",
+        details={
+            "created": created,
+            "host": urlsplit(url).hostname,
+            "recipient": recipient_id,
+            "key_stored": row.credential is not None,
+        },
+        vault=vault,
+    )
+    return row
+
+
+def remove_upstream(
+    session: PrivasiSession, principal: Principal, vault: Vault | None = None
+) -> None:
+    row = get_upstream(session)
+    if row is None:
+        raise NotFound("no upstream is configured for the gateway")
+    if row.credential and vault_service.has_secret(session, row.credential):
+        vault_service.delete_secret(session, principal, row.credential, vault=vault)
+    session.delete(row)
+    session.flush()
+    audit.record(session, principal, "gateway.removed", vault=vault)
+
+
+def upstream_key(
+    session: PrivasiSession, row: GatewayUpstream, vault: Vault | None = None
+) -> str | None:
+    if row.credential is None:
+        return None
+    return vault_service.get_secret(session, row.credential, vault=vault)
+
+
+# --- the policy's terms for a provider -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What the policy says about calls to one AI provider."""
+
+    recipient: Recipient
+    keep_logs: bool
+    retention: timedelta
+    from_last_use: bool
+
+    @property
+    def countries(self) -> list[str]:
+        return list(self.recipient.countries)
+
+
+def provider_of(policy: Policy, recipient_id: str) -> Recipient:
+    try:
+        recipient = policy.recipient(recipient_id)
+    except KeyError:
+        raise ValidationFailed(
+            f"the policy in effect has no recipient '{recipient_id}'", field="recipient"
+        ) from None
+    if not recipient.ai_provider:
+        raise ValidationFailed(
+            f"recipient '{recipient_id}' is not declared as an AI provider (ai_provider: true)",
+            field="recipient",
+        )
+    return recipient
+
+
+def terms_for(policy: Policy, recipient: Recipient) -> Terms:
+    """Chat logs are kept when a privasi system of the policy holds a category the provider's
+    purposes collect; they and the conversation mapping last as long as the shortest retention
+    rule over those categories or purposes that runs from collection or last use."""
+    categories: set[str] = set()
+    for purpose_id in recipient.purposes:
+        try:
+            categories.update(policy.purpose(purpose_id).categories)
+        except KeyError:
+            continue
+    keep = any(
+        s.kind is SystemKind.privasi and categories & set(s.all_categories())
+        for s in policy.systems
+    )
+    best: tuple[timedelta, bool] | None = None
+    for rule in policy.retention.rules:
+        if not (categories & set(rule.categories) or set(recipient.purposes) & set(rule.purposes)):
+            continue
+        if rule.start not in (StartEvent.collected, StartEvent.last_interaction):
+            continue
+        span = rule.period.approx_timedelta()
+        if best is None or span < best[0]:
+            best = (span, rule.start is StartEvent.last_interaction)
+    retention, from_last_use = best or (DEFAULT_CHAT_RETENTION, False)
+    return Terms(recipient, keep, retention, from_last_use)
+
+
+_terms_cache: dict[tuple[str, str, str], Terms] = {}
+_terms_lock = threading.Lock()
+
+
+def current_terms(session: PrivasiSession, recipient_id: str | None) -> Terms:
+    """The terms under the policy in effect (parsed once per published version)."""
+    version = policies.current_version(session)
+    if version is None:
+        raise ValidationFailed("no policy is in effect: publish one before using the gateway")
+    key = (session.require_org(), version.id, recipient_id or "")
+    with _terms_lock:
+        found = _terms_cache.get(key)
+    if found is not None:
+        return found
+    policy = policies.to_policy(session, version)
+    if recipient_id is None:
+        providers = policy.ai_providers()
+        if len(providers) != 1:
+            raise ValidationFailed(
+                "name the AI provider this upstream is (the recipient id in the policy): "
+                f"the policy declares {len(providers)} AI providers"
+            )
+        recipient = providers[0]
+    else:
+        recipient = provider_of(policy, recipient_id)
+    terms = terms_for(policy, recipient)
+    with _terms_lock:
+        if len(_terms_cache) > 1024:
+            _terms_cache.clear()
+        _terms_cache[key] = terms
+    return terms
+
+
+# --- rate limits -------------------------------------------------------------------------------
+
+
+def count_call(session: PrivasiSession, api_key_id: str, limit: int) -> None:
+    """Count one call in this minute's window (shared by every process); refuse past the limit."""
+    now = utcnow()
+    window = now.replace(second=0, microsecond=0)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = GatewayRateWindow.__table__
+    assert isinstance(table, Table)
+    statement = (
+        insert(table)
+        .on_conflict_do_update(
+            index_elements=["org_id", "api_key_id", "window_start"],
+            set_={"calls": table.c.calls + 1},
+        )
+        .returning(table.c.calls)
+    )
+    calls = session.execute(
+        statement,
+        {
+            "id": secrets.token_hex(16),
+            "api_key_id": api_key_id,
+            "window_start": window,
+            "calls": 1,
+        },
+    ).scalar_one()
+    if calls > limit:
+        retry = max(1, int((window + RATE_WINDOW - now).total_seconds()) + 1)
+        raise RateLimited(
+            f"this API key may make {limit} gateway calls a minute; try again in {retry} s",
+            retry_after=retry,
+        )
+
+
+# --- conversations -----------------------------------------------------------------------------
+
+
+@dataclass
+class Conversation:
+    row: GatewayConversation | None  # None until first saved
+    token: str
+    digest: str
+    mapping: ConversationMapping
+    derived: bool
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aad(row_id: str) -> str:
+    return f"gateway-conversation:{row_id}"
+
+
+def derived_token(secret: bytes, org_id: str, api_key_id: str, user: str) -> str:
+    """The conversation of one end user (OpenAI's ``user`` field) under one key: an HMAC, so it
+    cannot be guessed from the user id and differs between keys and organisations."""
+    mac = hmac.new(secret, f"{org_id}\x00{api_key_id}\x00{user}".encode(), hashlib.sha256)
+    return "pvu_" + mac.hexdigest()[:40]
+
+
+def open_conversation(
+    session: PrivasiSession,
+    api_key_id: str,
+    *,
+    token: str | None,
+    derived: str | None,
+    vault: Vault | None = None,
+) -> Conversation:
+    """The conversation a call belongs to: the one whose id the client sent back, the one derived
+    from its end-user id, or a new one. Another key's or organisation's conversation is unknown."""
+    org_id = session.require_org()
+    now = utcnow()
+    wanted = token or derived
+    if wanted is not None:
+        digest = _digest(wanted)
+        row = session.scalar(
+            select(GatewayConversation).where(GatewayConversation.token_digest == digest)
+        )
+        usable = (
+            row is not None
+            and hmac.compare_digest(row.api_key_id, api_key_id)
+            and row.expires_at > now
+        )
+        if usable and row is not None:
+            vault = vault or vault_for(session)
+            plain = vault.open_for_org(org_id, "secrets", row.mapping_sealed, _aad(row.id))
+            mapping = ConversationMapping.from_json(plain)
+            return Conversation(row, wanted, digest, mapping, derived=token is None)
+        if token is not None:
+            raise NotFound("this conversation is unknown or has expired; start a new one")
+        if row is not None:
+            # an expired derived conversation the worker has not purged yet starts afresh
+            session.delete(row)
+            session.flush()
+        return Conversation(None, wanted, digest, ConversationMapping(), derived=True)
+    fresh = CONVERSATION_PREFIX + secrets.token_urlsafe(24)
+    return Conversation(None, fresh, _digest(fresh), ConversationMapping(), derived=False)
+
+
+def save_mapping(
+    session: PrivasiSession,
+    conversation: Conversation,
+    *,
+    api_key_id: str,
+    terms: Terms,
+    vault: Vault | None = None,
+) -> bool:
+    """Store the mapping sealed; False when another call of the same conversation saved first."""
+    org_id = session.require_org()
+    vault = vault or vault_for(session)
+    now = utcnow()
+    row = conversation.row
+    if row is None:
+        row = GatewayConversation(
+            token_digest=conversation.digest,
+            api_key_id=api_key_id,
+            recipient_id=terms.recipient.id,
+            mapping_sealed="",
+            version=1,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + terms.retention,
+        )
+        row.id = secrets.token_hex(16)
+        row.mapping_sealed = vault.seal_for_org(
+            org_id, "secrets", conversation.mapping.to_json(), _aad(row.id)
+        )
+        session.add(row)
+        session.flush()
+        conversation.row = row
+        return True
+    sealed = vault.seal_for_org(org_id, "secrets", conversation.mapping.to_json(), _aad(row.id))
+    result = session.execute(
+        update(GatewayConversation)
+        .where(GatewayConversation.id == row.id, GatewayConversation.version == row.version)
+        .values(mapping_sealed=sealed, version=row.version + 1),
+        execution_options={"synchronize_session": False},
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    row.version += 1
+    return True
+
+
+# --- the record of a call ----------------------------------------------------------------------
+
+
+@dataclass
+class CallRecord:
+    model: str
+    stream: bool
+    outcome: str
+    pseudonymised: Counter[str]
+    passed: Counter[str]
+    blocked: Counter[str]
+    sent: Any = None  # the pseudonymised request body, for the chat log
+    answer: str = ""  # the pseudonymised answer text, for the chat log
+    upstream_status: int | None = None
+
+
+def record_call(
+    session: PrivasiSession,
+    principal: Principal,
+    terms: Terms,
+    conversation_id: str | None,
+    call: CallRecord,
+    *,
+    vault: Vault | None = None,
+) -> None:
+    """One audit event per call (counts, never values) and, if the policy keeps chat logs, the
+    pseudonymised text under the chat retention."""
+    now = utcnow()
+    model = call.model[:100] if call.model and not looks_personal(call.model) else "unknown"
+    details: dict[str, Any] = {
+        "recipient": terms.recipient.id,
+        "countries": terms.countries,
+        "cross_border": any(c != "ID" for c in terms.countries),
+        "model": model,
+        "stream": call.stream,
+        "outcome": call.outcome,
+        "pseudonymised": dict(call.pseudonymised),
+        "passed": dict(call.passed),
+        "blocked": dict(call.blocked),
+    }
+    if call.upstream_status is not None:
+        details["upstream_status"] = call.upstream_status
+    if conversation_id:
+        details["conversation"] = conversation_id
+    audit.record(
+        session,
+        principal,
+        "gateway.call",
+        purpose=terms.recipient.purposes[0],
+        count=sum(call.pseudonymised.values()),
+        details=details,
+        vault=vault,
+    )
+    if conversation_id and terms.from_last_use:
+        session.execute(
+            update(GatewayConversation)
+            .where(GatewayConversation.id == conversation_id)
+            .values(last_used_at=now, expires_at=now + terms.retention),
+            execution_options={"synchronize_session": False},
+        )
+    if terms.keep_logs and conversation_id and call.sent is not None:
+        import json
+
+        session.add(
+            GatewayChatLog(
+                conversation_id=conversation_id,
+                recipient_id=terms.recipient.id,
+                model=model,
+                request_text=json.dumps(call.sent, ensure_ascii=False),
+                response_text=call.answer,
+                outcome=call.outcome,
+                created_at=now,
+                expires_at=now + terms.retention,
+            )
+        )
+        session.flush()
+
+
+def chat_logs(session: PrivasiSession, conversation_id: str | None = None) -> list[GatewayChatLog]:
+    statement = select(GatewayChatLog).order_by(GatewayChatLog.created_at)
+    if conversation_id is not None:
+        statement = statement.where(GatewayChatLog.conversation_id == conversation_id)
+    return list(session.scalars(statement))
+
+
+def purge_expired(system: PrivasiSession, now: datetime | None = None) -> int:
+    """Delete conversations (their sealed mappings) and chat logs past retention, and old rate
+    windows. Runs in the worker across organisations."""
+    from sqlalchemy import delete
+
+    now = now or utcnow()
+    removed = 0
+    for statement in (
+        delete(GatewayConversation).where(GatewayConversation.expires_at <= now),
+        delete(GatewayChatLog).where(GatewayChatLog.expires_at <= now),
+        delete(GatewayRateWindow).where(GatewayRateWindow.window_start < now - timedelta(hours=1)),
+    ):
+        result = system.execute(statement)
+        removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return removed

@@ -1,0 +1,124 @@
+"""Talking to the provider: one shared HTTP client per event loop, errors in OpenAI's shape.
+
+A chat completion is not idempotent (it costs money and may act through tools), so the gateway
+never retries one: a timeout or a broken connection is reported to the client, which decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from typing import Any
+
+import httpx
+
+OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+class GatewayError(Exception):
+    """An answer in OpenAI's error shape: ``{"error": {"message", "type", "code"}}``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str,
+        *,
+        type_: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.type = type_ or OPENAI_TYPES.get(status, "api_error")
+        self.headers = headers or {}
+        self._body = body
+
+    @property
+    def body(self) -> dict[str, Any]:
+        if self._body is not None:
+            return self._body
+        return {"error": {"message": self.message, "type": self.type, "code": self.code}}
+
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def client() -> httpx.AsyncClient:
+    """The process's client for the running loop (connections are reused across calls)."""
+    loop = asyncio.get_running_loop()
+    found = _clients.get(loop)
+    if found is None or found.is_closed:
+        found = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            follow_redirects=False,
+        )
+        _clients[loop] = found
+    return found
+
+
+def headers_for(key: str | None) -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return headers
+
+
+def timeout_for(seconds: float) -> httpx.Timeout:
+    return httpx.Timeout(seconds, connect=min(10.0, seconds))
+
+
+def transport_error(exc: httpx.HTTPError) -> GatewayError:
+    if isinstance(exc, httpx.TimeoutException):
+        return GatewayError(
+            504,
+            "the AI provider did not answer in time; the call was not retried "
+            "(it may still have been processed)",
+            "upstream_timeout",
+            type_="api_error",
+        )
+    return GatewayError(
+        502,
+        "the AI provider could not be reached; the call was not retried",
+        "upstream_unreachable",
+        type_="api_error",
+    )
+
+
+def upstream_error(status: int, content: bytes, headers: httpx.Headers) -> GatewayError:
+    """The provider's own error, passed on with its status; rewrapped if not in OpenAI's shape."""
+    passed = {k: v for k, v in headers.items() if k.lower() in ("retry-after", "x-request-id")}
+    try:
+        data = json.loads(content)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        error = data["error"]
+        return GatewayError(
+            status,
+            str(error.get("message") or "the AI provider refused the call"),
+            str(error.get("code") or "upstream_error"),
+            type_=str(error.get("type") or OPENAI_TYPES.get(status, "api_error")),
+            headers=passed,
+            body={"error": error},
+        )
+    return GatewayError(
+        status,
+        f"the AI provider answered with HTTP {status}",
+        "upstream_error",
+        headers=passed,
+    )
