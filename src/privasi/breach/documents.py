@@ -17,6 +17,7 @@ from privasi.orgs import service as orgs
 from privasi.orgs.service import Principal
 
 from . import affected, notices, service
+from . import clocks as breach_clocks
 from .models import Breach
 
 MONTHS = {
@@ -298,7 +299,7 @@ def evidence_pack(session: PrivasiSession, principal: Principal, breach: Breach)
                 "met_in_time": c.met_at is not None and c.met_at <= c.due_at,
                 "overdue": c.overdue(now),
             }
-            for c in service.clocks(session, breach)
+            for c in breach_clocks.clocks(session, breach)
         ],
         "escalations": breach.escalations,
         "affected": affected.counts(session, breach),

@@ -20,6 +20,7 @@ from privasi.notify import service as notify
 from privasi.orgs import service as orgs
 from privasi.worker import reconciler
 
+from . import clocks as breach_clocks
 from . import notices, service
 from .models import OPEN_STATUSES, Breach, BreachDelivery
 
@@ -48,7 +49,7 @@ def escalate(session: PrivasiSession, breach: Breach, now: datetime | None = Non
     principal = orgs.system_principal(breach.org_id, "breach-clocks")
     queued = 0
     marks = dict(breach.escalations or {})
-    for clock in service.clocks(session, breach):
+    for clock in breach_clocks.clocks(session, breach):
         if clock.met_at is not None:
             continue
         for stage in STAGES:

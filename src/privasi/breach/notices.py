@@ -182,6 +182,9 @@ def approve(
     """A DPO's approval of the notice as drafted (the ``breach.approve`` permission)."""
     if not principal.can(APPROVE_PERMISSION):
         raise Forbidden(f"approving a breach notice needs the '{APPROVE_PERMISSION}' permission")
+    if principal.actor_type != "staff":
+        # A person reviews what is sent to the people affected: an API key cannot approve.
+        raise Forbidden("a breach notice is approved by a DPO signed in as staff, not an API key")
     service._require_open(breach)
     notice = get_notice(session, breach, audience)
     if notice.status != "draft":

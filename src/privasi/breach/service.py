@@ -26,6 +26,7 @@ from privasi.policy import service as policies
 from privasi.policy.schema import Policy
 from privasi.policy.vocab import Role
 
+from .clocks import Clock, clocks, next_due, required_clocks
 from .models import (
     OPEN_STATUSES,
     SEVERITIES,
@@ -33,6 +34,23 @@ from .models import (
     BreachEvent,
     BreachNotice,
 )
+
+__all__ = [
+    "BreachItem",
+    "Clock",
+    "clocks",
+    "close",
+    "confirm",
+    "create",
+    "dashboard_items",
+    "find",
+    "get",
+    "list_breaches",
+    "next_due",
+    "required_clocks",
+    "timeline",
+    "update",
+]
 
 CLOCKS = ("business_users", "subjects", "authority")
 LANGS = ("id", "en")
@@ -51,31 +69,6 @@ class BreachItem:
     due_at: datetime
     overdue: bool
     url: str
-
-
-@dataclass(frozen=True)
-class Clock:
-    name: str  # business_users | subjects | authority
-    started_at: datetime
-    due_at: datetime
-    met_at: datetime | None
-
-    def time_left(self, now: datetime) -> int:
-        """Seconds until the due time; negative once overdue."""
-        return int((self.due_at - now).total_seconds())
-
-    def share_used(self, now: datetime) -> float:
-        total = (self.due_at - self.started_at).total_seconds()
-        end = self.met_at or now
-        if total <= 0:
-            return 100.0
-        return 100.0 * (end - self.started_at).total_seconds() / total
-
-    def overdue(self, now: datetime) -> bool:
-        return (self.met_at or now) > self.due_at
-
-    def stage_time(self, share: int) -> datetime:
-        return self.started_at + (self.due_at - self.started_at) * share / 100
 
 
 def reference(breach: Breach) -> str:
@@ -274,6 +267,17 @@ def get(session: PrivasiSession, breach_id: str) -> Breach:
     return breach
 
 
+def find(session: PrivasiSession, ref: str) -> Breach:
+    """A breach by its reference (BR-0001) or id."""
+    text = (ref or "").strip().upper()
+    if text.startswith("BR-") and text[3:].isdigit():
+        breach = session.scalar(select(Breach).where(Breach.number == int(text[3:])))
+        if breach is None:
+            raise NotFound("breach not found")
+        return breach
+    return get(session, ref.strip())
+
+
 def list_breaches(
     session: PrivasiSession, *, open_only: bool = False, limit: int = 100
 ) -> list[Breach]:
@@ -430,38 +434,7 @@ def close(
     return breach
 
 
-# --- clocks ------------------------------------------------------------------------------------
-
-
-def required_clocks(breach: Breach) -> list[str]:
-    names = ["subjects", "authority"]
-    if breach.business_users_due_at is not None:
-        names.insert(0, "business_users")
-    return names
-
-
-def clocks(session: PrivasiSession, breach: Breach) -> list[Clock]:
-    sent = {
-        n.audience: n.sent_at
-        for n in session.scalars(select(BreachNotice).where(BreachNotice.breach_id == breach.id))
-    }
-    due = {
-        "business_users": breach.business_users_due_at,
-        "subjects": breach.subjects_due_at,
-        "authority": breach.authority_due_at,
-    }
-    out = []
-    for name in required_clocks(breach):
-        due_at = due[name]
-        assert due_at is not None
-        out.append(Clock(name, breach.detected_at, due_at, sent.get(name)))
-    return out
-
-
-def next_due(session: PrivasiSession, breach: Breach) -> Clock | None:
-    """The earliest clock whose notice is not sent yet."""
-    unmet = [c for c in clocks(session, breach) if c.met_at is None]
-    return min(unmet, key=lambda c: c.due_at) if unmet else None
+# --- the dashboard -----------------------------------------------------------------------------
 
 
 def dashboard_items(session: PrivasiSession, now: datetime) -> list[BreachItem]:
