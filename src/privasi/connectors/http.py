@@ -102,7 +102,7 @@ def operation(
     """What the endpoint is asked to do, with what it needs to find the person."""
     held: dict[str, list[str]] = {}
     if request.subject_id is not None:
-        held = subjects.identifiers(session, subjects.get_subject(session, request.subject_id))
+        held = subjects.identifiers_of(session, request.subject_id)
     body: dict[str, Any] = {
         "version": PROTOCOL_VERSION,
         "id": task.id,

@@ -138,7 +138,7 @@ def hash_key(session: PrivasiSession, system: System) -> bytes:
 def subject_identifiers(session: PrivasiSession, request: RightsRequest) -> dict[str, list[str]]:
     if request.subject_id is None:
         raise ConnectorError("the request is not matched to a data subject")
-    return subjects.identifiers(session, subjects.get_subject(session, request.subject_id))
+    return subjects.identifiers_of(session, request.subject_id)
 
 
 def _save(task: RequestTask, **changes: Any) -> None:

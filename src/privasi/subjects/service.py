@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from privasi.audit import service as audit
@@ -51,6 +51,7 @@ __all__ = [
     "get_subject",
     "guardians_of",
     "identifiers",
+    "identifiers_of",
     "is_guardian",
     "is_minor",
     "known_and_minors",
@@ -291,19 +292,36 @@ def list_subjects(
 
 def identifiers(session: PrivasiSession, subject: Subject) -> dict[str, list[str]]:
     """The subject's identifiers in the clear, by kind; empty after erasure (key shredded)."""
+    return _identifiers(session, subject.org_id, subject.id)
+
+
+_IDENTIFIERS: Table = SubjectIdentifier.__table__  # type: ignore[assignment]
+# Built once, the subject id a parameter: a Core select on the table (the session's scope listener
+# adds the organisation's WHERE), which costs a fraction of an ORM entity query. Connector tasks
+# read a subject's identifiers once per task, thousands of times in a bulk erasure.
+_IDENTIFIERS_OF = (
+    select(_IDENTIFIERS.c.kind, _IDENTIFIERS.c.value_enc)
+    .where(_IDENTIFIERS.c.subject_id == bindparam("subject_id"))
+    .order_by(_IDENTIFIERS.c.created_at, _IDENTIFIERS.c.id)
+)
+
+
+def identifiers_of(session: PrivasiSession, subject_id: str) -> dict[str, list[str]]:
+    """``identifiers`` by the subject's id, in one query (no load of the subject itself): empty
+    for a subject of another organisation or none at all, as for a shredded one."""
+    return _identifiers(session, session.require_org(), subject_id)
+
+
+def _identifiers(session: PrivasiSession, org_id: str, subject_id: str) -> dict[str, list[str]]:
     vault = vault_for(session)
     out: dict[str, list[str]] = {}
-    rows = session.scalars(
-        select(SubjectIdentifier)
-        .where(SubjectIdentifier.subject_id == subject.id)
-        .order_by(SubjectIdentifier.created_at, SubjectIdentifier.id)
-    )
-    for row in rows:
+    rows = session.execute(_IDENTIFIERS_OF, {"subject_id": subject_id}).all()
+    for kind, value_enc in rows:
         try:
-            value = vault.decrypt_field(subject.org_id, subject.id, row.value_enc, _aad(row.kind))
+            value = vault.decrypt_field(org_id, subject_id, value_enc, _aad(kind))
         except VaultError:
             continue
-        out.setdefault(row.kind, []).append(str(value))
+        out.setdefault(kind, []).append(str(value))
     return out
 
 
