@@ -40,13 +40,15 @@ def _schedule(system: PrivasiSession) -> int:
 def _sweep(db: Database, job: Job) -> dict[str, Any]:
     assert job.org_id is not None
     beat = jobs.beat_every(db, job)
+    manual = "actor" in job.payload
     runs = service.run_all(
         db,
         job.org_id,
         owner=f"job:{job.id}",
-        actor="retention-schedule",
-        trigger="schedule",
+        actor=str(job.payload.get("actor") or "retention-schedule"),
+        trigger="manual" if manual else "schedule",
         beat=beat,
+        only=job.payload.get("rule"),
     )
     return {
         "runs": [r.id for r in runs],

@@ -221,7 +221,15 @@ def reach(
         purposes = consent_purposes(policy, rule, held_categories)
         if purposes:
             found.targets.append(PrivasiTarget(own_id, "consent", tuple(purposes)))
+    if own is not None and not found.targets and set(own.categories) & set(rule.categories):
+        # privasi is declared to hold these categories but keeps no records of them itself.
+        found.skipped.append(Skip(own_id, None, "not_kept_by_privasi"))
     for system in policy.systems:
+        if system.kind.value in ("http", "manual"):
+            # privasi cannot reach into these: staff or the business act on the plan's list.
+            if set(system.all_categories()) & set(rule.categories):
+                found.skipped.append(Skip(system.id, None, f"{system.kind.value}_system"))
+            continue
         if system.kind.value != "sql":
             continue
         if system.id in held_systems:

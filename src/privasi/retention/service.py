@@ -178,6 +178,10 @@ class RulePlan:
         return sum(i.due or 0 for i in self.items)
 
 
+def current_policy(session: PrivasiSession) -> Policy:
+    return _policy(session)[0]
+
+
 def _policy(session: PrivasiSession) -> tuple[Policy, int]:
     version = policies.require_current(session)
     return policies.to_policy(session, version), version.number
