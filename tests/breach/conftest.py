@@ -3,6 +3,7 @@ a clinic database as an SQLite file, a DPO and an owner, a local SMTP server (ai
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -219,3 +220,50 @@ def body_of(message: Message) -> str:
             assert isinstance(payload, bytes)
             return payload.decode(part.get_content_charset() or "utf-8")
     raise AssertionError("no text part")
+
+
+# --- staff pages --------------------------------------------------------------------------------
+
+PASSWORD = "teh-manis-hangat-2026"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+@pytest.fixture
+def sign_in(db, settings, client):
+    """Create a staff account (with TOTP) in an organisation and sign the test client in."""
+    import pyotp
+
+    def run(org_id: str, slug: str, role: str, email: str) -> None:
+        with db.session(org_id) as s:
+            user, _ = orgs.create_staff(s, settings, email=email, role=role, password=PASSWORD)
+            secret, _ = orgs.start_totp_enrolment(s, settings, user, slug)
+            user.totp_enabled = True
+        client.cookies.clear()
+        form = client.get("/admin/login")
+        r = client.post(
+            "/admin/login",
+            data={
+                "org": slug,
+                "email": email,
+                "password": PASSWORD,
+                "csrf_token": csrf_of(form.text),
+            },
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+        if r.headers["location"] == "/admin/login/totp":
+            page = client.get("/admin/login/totp")
+            r = client.post(
+                "/admin/login/totp",
+                data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_of(page.text)},
+                follow_redirects=False,
+            )
+        assert r.headers["location"] == "/admin", r.headers["location"]
+
+    return run
