@@ -115,8 +115,10 @@ def test_person_without_honorific(detector: Detector) -> None:
     assert spans(detector, "Thanks, Kak!") == []
     assert spans(detector, "halo kak, saya mau tanya") == []
     # "nama saya" takes a lower-case name even outside the gazetteer; "saya" alone does not
-    assert spans(detector, "namaku ocha kak") == [("PERSON", "ocha")]
-    assert spans(detector, "saya ocha kak") == []
+    # (a name the gazetteer knows, such as "ocha", it does take)
+    assert spans(detector, "namaku kiwil kak") == [("PERSON", "kiwil")]
+    assert spans(detector, "saya kiwil kak") == []
+    assert spans(detector, "saya ocha kak") == [("PERSON", "ocha")]
     assert spans(detector, "nama saya adalah Budi Santoso") == [("PERSON", "Budi Santoso")]
     assert spans(detector, "My name is misspelled as Yosep") == []
 

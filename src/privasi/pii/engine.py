@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ner as _ner  # noqa: F401  (registers the optional NER backends)
+from . import people as _people  # noqa: F401  (registers the lower-case name rules)
 from .config import (
     CompiledPattern,
     CompiledRecognizer,

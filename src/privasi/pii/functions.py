@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from .config import RecognizerSpec
-from .names import given_names, is_stopword, places, stopwords
+from .names import ambiguous_names, given_names, is_stopword, known_names, places, stopwords
 
 Span = tuple[int, int, float]
 Function = Callable[[str, RecognizerSpec], Iterator[Span]]
@@ -66,7 +66,8 @@ _PLACE_NOUNS = frozenset(
         "vihara", "klenteng", "universitas", "sekolah", "pondok", "perumahan", "gedung",
         "wisma", "graha", "menara", "jalan", "jl", "jln", "gang", "gg", "kampung", "desa",
         "kota", "kabupaten", "kecamatan", "kelurahan", "rs", "rsud", "puskesmas", "pt",
-        "cv", "ud", "yayasan"
+        "cv", "ud", "yayasan", "bank", "kartu", "botol", "merek", "merk", "brand", "produk",
+        "kapal", "kereta", "bus", "film", "lagu", "band", "grup", "tim", "team"
     ]
 )  # fmt: skip
 
@@ -76,6 +77,38 @@ def _after_place_noun(text: str, pos: int) -> bool:
         return False
     words = text[max(0, pos - 16) : pos - 1].rsplit(None, 1)
     return bool(words) and words[-1].rstrip(".").lower() in _PLACE_NOUNS
+
+
+_PREV_WORD = re.compile(r"([A-Za-z]+)[ ]$")
+_NEXT_WORD = re.compile(r"[ ]([A-Za-z]+)")
+# words after which a lone name that is also a common word is read as a name
+_PERSON_PREPOSITIONS = frozenset(
+    ["by", "to", "from", "with", "for", "and", "or", "ask", "tell", "call", "thanks", "dari",
+     "untuk", "buat", "ke", "sama", "dengan", "oleh", "dan", "atau", "kepada", "bilang",
+     "kata", "minta", "ajak", "kasih", "titip", "si", "wa", "hp"]
+)  # fmt: skip
+# verbs that only a person does, after a sentence-initial name ("Bayu will cover ...")
+_PERSON_VERBS = frozenset(
+    ["udah", "sudah", "belum", "minta", "bilang", "izin", "cuti", "lembur", "berangkat",
+     "said", "says", "asked", "will", "wrote", "called", "confirmed", "approved"]
+)  # fmt: skip
+
+
+def _ambiguous_name_ok(text: str, start: int, end: int) -> bool:
+    """A lone given name that is also a common word ("Grace period", "kartu Tri", "Sari
+    Roti") counts only after a word that introduces a person ("closed by Grace", "WA
+    Budi") or before a verb that only a person does ("Bayu will cover")."""
+    nxt = _NEXT_WORD.match(text, end)
+    if nxt is not None:
+        word = nxt.group(1)
+        if word.lower() in _PERSON_VERBS:
+            return True
+        if word[:1].isupper() and word.lower() in stopwords():
+            return False  # a brand or a place: "Sari Roti", "Bintang Radler"
+    if _sentence_start(text, start, end):
+        return False
+    prev = _PREV_WORD.search(text, max(0, start - 24), start)
+    return prev is not None and prev.group(1).lower() in _PERSON_PREPOSITIONS
 
 
 def _with_bali_prefix(text: str, start: int) -> int:
@@ -101,6 +134,8 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
             break
     else:
         return
+    known = known_names()
+    ambiguous = ambiguous_names()
     pos = 0
     for m in _CAP_WORD.finditer(text):
         if m.start() < pos:
@@ -116,9 +151,12 @@ def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
             if end + 1 >= size or text[end] != " " or not text[end + 1].isupper():
                 break
             nxt = _NEXT_CAP.match(text, end)
-            if not nxt or nxt.group(1).lower() in stops:
+            # a family name that is also a common word continues a name ("Azka Ramadhan")
+            if not nxt or (nxt.group(1).lower() in stops and nxt.group(1).lower() not in known):
                 break
             end = nxt.end()
+        if end == m.end() and low in ambiguous and not _ambiguous_name_ok(text, start, end):
+            continue
         # family names come after given names, but a name missing from the gazetteer
         # may come first ("Herman Susanto"): take capitalised words just before it too
         for _ in range(2):

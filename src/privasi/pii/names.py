@@ -18,7 +18,26 @@ def _words(filename: str) -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def given_names() -> frozenset[str]:
-    return _words("names.txt")
+    """Given names and nicknames: a capitalised one starts a name."""
+    return _words("names.txt") | _words("names-more.txt")
+
+
+@lru_cache(maxsize=1)
+def surnames() -> frozenset[str]:
+    """Family names that do not start a name on their own but continue one."""
+    return _words("surnames.txt")
+
+
+@lru_cache(maxsize=1)
+def known_names() -> frozenset[str]:
+    """Every word the gazetteer knows as part of a name, given or family."""
+    return given_names() | surnames()
+
+
+@lru_cache(maxsize=1)
+def ambiguous_names() -> frozenset[str]:
+    """Given names that are also everyday words ("indah", "Grace"): they need a cue."""
+    return _words("ambiguous.txt")
 
 
 @lru_cache(maxsize=1)
