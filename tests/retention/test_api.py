@@ -25,6 +25,11 @@ def _setup(db: Any, business: Any) -> tuple[Any, Any]:
     return a, b
 
 
+def _short(table: str | None) -> str | None:
+    """A table's name without the schema it has on PostgreSQL."""
+    return table.rpartition(".")[2] if table else table
+
+
 def _headers(db: Any, org_id: str) -> dict[str, str]:
     from privasi.orgs import service as orgs
     from privasi.orgs.permissions import ALL_PERMISSIONS
@@ -40,7 +45,10 @@ def test_plan_run_report_and_holds_over_http(db: Any, client: Any, business: Any
     plan = client.get("/api/v1/retention/plan", params={"at": T0.isoformat()}, headers=ha)
     assert plan.status_code == 200
     user_data = next(p for p in plan.json() if p["rule"] == "user_data")
-    assert {(i["table"], i["due"]) for i in user_data["items"]} >= {("cards", 1), ("users", 0)}
+    assert {(_short(i["table"]), i["due"]) for i in user_data["items"]} >= {
+        ("cards", 1),
+        ("users", 0),
+    }
 
     queued = client.post("/api/v1/retention/runs", json={"rule": "user_data"}, headers=ha)
     assert queued.status_code == 202
@@ -52,7 +60,7 @@ def test_plan_run_report_and_holds_over_http(db: Any, client: Any, business: Any
     assert {r["rule"] for r in runs} == {"user_data", "visit_data", "marketing_preferences"}
     assert all(r["status"] == "done" for r in runs)
     ours = [r for r in runs if r["rule"] == "user_data"]
-    assert sum(r["counts"].get("core:cards", 0) for r in ours) == 1
+    assert sum(n for r in ours for k, n in r["counts"].items() if k.endswith("cards")) == 1
     run = client.get(f"/api/v1/retention/runs/{ours[0]['id']}", headers=ha).json()
     assert run["keys_digest"] == ours[0]["keys_digest"]
 

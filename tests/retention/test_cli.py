@@ -48,9 +48,11 @@ def test_plan_run_report_and_holds_from_the_command_line(
     planned = runner.invoke(app, ["plan", biz.slug, *at, "--json"], env=env)
     assert planned.exit_code == 0, planned.output
     account = next(p for p in json.loads(planned.output) if p["rule"] == "account")
-    assert [(i["table"], i["due"]) for i in account["items"] if i["system"] == "billing"] == [
-        ("clients", 1)
-    ]
+    assert [
+        (i["table"].rpartition(".")[2], i["due"])
+        for i in account["items"]
+        if i["system"] == "billing"
+    ] == [("clients", 1)]
     whatsapp = next(p for p in json.loads(planned.output) if p["rule"] == "whatsapp")
     assert {"system": "whatsapp_inbox", "table": None, "reason": "http_system", "detail": ""} in (
         whatsapp["skipped"]

@@ -123,4 +123,4 @@ def test_sigkill_after_a_committed_delete_counts_each_row_once(
     run = retention.run_rule(db, biz.org_id, "user_data", now=T0, owner="next")
     assert run.deleted == DUE
     assert [r["id"] for r in biz.rows("core", "cards")] == list(range(DUE + 1, DUE + FRESH + 1))
-    assert run.progress["core:cards"]["count"] == DUE
+    assert [v["count"] for k, v in run.progress.items() if k.endswith("cards")] == [DUE]
