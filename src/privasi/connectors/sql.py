@@ -160,13 +160,11 @@ def _put_table(
 
 
 def _checkpoint(session: PrivasiSession, task: RequestTask) -> RequestTask:
+    # The row lock ends here on PostgreSQL; the run's ``task_guard`` (an advisory lock held from
+    # before the task is read until it is finished) keeps other workers out, so the row is not
+    # locked again: it would only read back what this session just wrote (no expiry on commit).
     session.commit()
-    bind = session.get_bind()
-    # SQLite has no row locks (FOR UPDATE is left out of the statement), so locking again would
-    # only read back the row this session just wrote and still holds (no expiry on commit).
-    if bind.dialect.name == "sqlite":
-        return task
-    return lock_task(session, task.id)
+    return task
 
 
 def _walk(
