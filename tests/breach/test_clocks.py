@@ -12,6 +12,8 @@ from sqlalchemy import select
 from privasi.breach import jobs, notices, views
 from privasi.breach import service as breaches
 from privasi.breach.models import BreachNotice
+from privasi.db import utcnow
+from privasi.errors import InvalidTransition, ValidationFailed
 from privasi.notify.models import OutboxMessage
 from privasi.orgs import service as orgs
 
@@ -166,7 +168,10 @@ def test_processor_mode_tells_each_business_user_first(
                 approved_subprocessors=[],
             )
         hosted.append(handle.id)
-    make_org("bukan-pelanggan")
+    stranger = make_org("bukan-pelanggan")
+    with pytest.raises(ValidationFailed):
+        notices.business_users_for(db, platform.id, [hosted[0], stranger.id])
+    assert sorted(notices.business_users_for(db, platform.id, None)) == sorted(hosted)
 
     assert sorted(i for i, _ in notices.hosted_business_users(db, platform.id)) == sorted(hosted)
     with db.session(platform.id) as s:
@@ -190,6 +195,9 @@ def test_processor_mode_tells_each_business_user_first(
         assert jobs.escalate(s, breach, DETECTED + timedelta(hours=12)) == 1
         drafted = notices.draft(s, dpo, breach)
         assert [n.audience for n in drafted] == ["business_users", "subjects", "authority"]
+        notices.approve(s, dpo, breach, "authority")
+        with pytest.raises(InvalidTransition, match="Business Users first"):
+            notices.send(s, dpo, breach, "authority", submission="Surat 1")
         notices.approve(s, dpo, breach, "business_users")
         stats = notices.send(s, dpo, breach, "business_users", db=db)
     assert stats == {"email": 2, "unreachable": 0}
@@ -203,3 +211,24 @@ def test_processor_mode_tells_each_business_user_first(
         assert notices.delivery_counts(s, breach) == {"business_users": {"sent": 2}}
         notice = s.scalar(select(BreachNotice).where(BreachNotice.audience == "business_users"))
         assert notice is not None and notice.sent_at is not None
+
+
+def test_the_worker_escalates_and_tracks_on_its_own(db, clinic, smtp_server, use_settings):
+    from privasi import worker
+
+    use_settings(smtp_url=smtp_server.url)
+    with db.session(clinic.id) as s:
+        breach_id = breaches.create(
+            s,
+            clinic.dpo,
+            title="Kunci API bocor",
+            detected_at=utcnow() - timedelta(hours=40),
+            **TEXTS,
+        ).id
+    worker.tick(db)
+    worker.tick(db)  # a second tick in the same minute changes nothing
+    with db.session(clinic.id) as s:
+        breach = breaches.get(s, breach_id)
+        assert sorted(breach.escalations) == ["authority:50", "subjects:50"]
+    reminders = [m for m in smtp_server.messages if "Pengingat 50%" in m["Subject"]]
+    assert sorted(m["To"] for m in reminders) == sorted([clinic.dpo_email, clinic.owner_email] * 2)

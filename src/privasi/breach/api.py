@@ -41,7 +41,9 @@ def create(body: schemas.BreachIn, ctx: Ctx = ctx_for("breach.manage")) -> JSONR
             measures=body.measures.plain() if body.measures else None,
             advice=body.advice.plain() if body.advice else None,
             owner_id=body.owner_id,
-            business_user_org_ids=body.business_user_org_ids,
+            business_user_org_ids=notices.business_users_for(
+                ctx.state("db"), ctx.org_id, body.business_user_org_ids
+            ),
         )
         return 201, _detail(ctx, breach)
 
@@ -74,8 +76,13 @@ def get_breach(breach_id: str, ctx: Ctx = ctx_for("breach.read")) -> object:
 def update(
     breach_id: str, body: schemas.BreachPatch, ctx: Ctx = ctx_for("breach.manage")
 ) -> object:
+    changes = body.changes()
+    if changes.get("business_user_org_ids") is not None:
+        changes["business_user_org_ids"] = notices.business_users_for(
+            ctx.state("db"), ctx.org_id, changes["business_user_org_ids"]
+        )
     breach = service.update(
-        ctx.session, ctx.principal, service.get(ctx.session, breach_id), body.changes()
+        ctx.session, ctx.principal, service.get(ctx.session, breach_id), changes
     )
     return _detail(ctx, breach)
 

@@ -100,7 +100,7 @@ def create(
     advice_en: Annotated[str | None, typer.Option(help="what people can do, English")] = None,
 ) -> None:
     """Record a breach; its notice clocks start at the detection time."""
-    with _unit(org) as (_, session, principal):
+    with _unit(org) as (db, session, principal):
         breach = service.create(
             session,
             principal,
@@ -115,6 +115,7 @@ def create(
             description=_texts(how_id, how_en),
             measures=_texts(measures_id, measures_en),
             advice=_texts(advice_id, advice_en),
+            business_user_org_ids=notices.business_users_for(db, session.require_org(), None),
         )
         summary = views.summary(session, breach)
     _echo({k: summary[k] for k in ("reference", "id", "status", "next_due_at", "clocks")})

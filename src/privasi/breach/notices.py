@@ -327,6 +327,21 @@ def hosted_business_users(db: Database, org_id: str) -> list[tuple[str, str]]:
     return [(o.id, o.name) for o in orgs.hosted_orgs(db, org_id)]
 
 
+def business_users_for(db: Database, org_id: str, chosen: list[str] | None) -> list[str]:
+    """The Business Users a processor's breach concerns: those chosen, each one hosted under
+    an active grant (no other organisation is ever told), or every hosted one by default."""
+    hosted = [i for i, _ in hosted_business_users(db, org_id)]
+    if not chosen:
+        return hosted
+    unknown = [i for i in chosen if i not in hosted]
+    if unknown:
+        raise ValidationFailed(
+            "only organisations hosted under an active grant can be told of a breach",
+            field="business_user_org_ids",
+        )
+    return list(dict.fromkeys(chosen))
+
+
 def send(
     session: PrivasiSession,
     principal: Principal,
@@ -346,6 +361,14 @@ def send(
     notice = get_notice(session, breach, audience)
     _require_approved(notice)
     policy = policies.current_policy(session)
+    if audience != "business_users" and "business_users" in service.required_clocks(breach):
+        first = session.scalar(
+            select(BreachNotice).where(
+                BreachNotice.breach_id == breach.id, BreachNotice.audience == "business_users"
+            )
+        )
+        if first is None or first.sent_at is None:
+            raise InvalidTransition("as a processor, tell the affected Business Users first")
     if audience == "subjects":
         if not affected.affected_rows(session, breach):
             raise InvalidTransition("no affected subjects recorded: discover or import them first")
@@ -355,6 +378,8 @@ def send(
             raise ValueError("sending to Business Users needs the database")
         if not breach.business_user_org_ids:
             raise InvalidTransition("no affected Business Users chosen for this breach")
+        # Checked again at sending: a grant revoked since the breach was recorded ends it here.
+        business_users_for(db, breach.org_id, breach.business_user_org_ids)
         stats = {"email": 0, "unreachable": 0}
         contacts = business_user_contacts(db, breach.business_user_org_ids)
         for org_id, (name, emails) in contacts.items():

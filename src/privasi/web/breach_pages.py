@@ -127,6 +127,9 @@ async def create(request: Request) -> Response:
                 description=texts["description"],
                 measures=texts["measures"],
                 advice=texts["advice"],
+                business_user_org_ids=notices.business_users_for(
+                    request.app.state.db, page.org.id, None
+                ),
             )
         except PrivasiError as exc:
             undo(page.session)
