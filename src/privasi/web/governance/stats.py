@@ -179,6 +179,8 @@ def bar_chart(series: ConsentSeries, *, width: int = 720, height: int = 240) -> 
             labels.append(
                 (round(left + index * slot + slot / 2, 2), bucket.start.strftime("%d/%m"))
             )
-    ticks = sorted({round(peak * i / 4) for i in range(5)})
+    # Whole, evenly spaced steps: 0-5 by one, 0-10 by two, 0-50 by ten ...
+    step = max(peak // 5, 1)
+    ticks = list(range(0, peak + 1, step))
     grid = [(round(top + plot_h - plot_h * tick / peak, 2), tick) for tick in ticks]
     return Chart(width, height, top, top + plot_h, left, bars, grid, labels)
