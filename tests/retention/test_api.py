@@ -117,11 +117,14 @@ def test_clocks_and_holds_refuse_another_organisations_subject(
         subject_id = subjects.find_or_create(
             s, principal(a.org_id), {"email": "x@contoh.example"}
         ).id
-    body = {"subject_id": subject_id, "event": "account_closed", "occurred_at": T0.isoformat()}
-    assert client.post("/api/v1/retention/clocks", json=body, headers=hb).status_code == 404
-    made = client.post("/api/v1/retention/clocks", json=body, headers=ha)
+    body = {"event": "account_closed", "occurred_at": T0.isoformat()}
+    url = f"/api/v1/retention/subjects/{subject_id}/clocks"
+    assert client.post(url, json=body, headers=hb).status_code == 404
+    assert client.get(url, headers=hb).status_code == 404
+    made = client.post(url, json=body, headers=ha)
     assert made.status_code == 201 and made.json()["event"] == "account_closed"
-    bad = client.post("/api/v1/retention/clocks", json={**body, "event": "collected"}, headers=ha)
+    assert [c["event"] for c in client.get(url, headers=ha).json()] == ["account_closed"]
+    bad = client.post(url, json={**body, "event": "collected"}, headers=ha)
     assert bad.status_code == 422
     hold = {"scope": "subject", "target": subject_id, "reason": "Sengketa", "owner": "Legal"}
     assert client.post("/api/v1/retention/holds", json=hold, headers=hb).status_code == 404

@@ -93,17 +93,25 @@ def report(
     return service.report(ctx.session, start, end)
 
 
-@router.post("/clocks", response_model=schemas.ClockOut, status_code=201)
-def record_clock(body: schemas.ClockIn, ctx: Ctx = ctx_for("subjects.manage")) -> JSONResponse:
+@router.post("/subjects/{subject_id}/clocks", response_model=schemas.ClockOut, status_code=201)
+def record_clock(
+    subject_id: str, body: schemas.ClockIn, ctx: Ctx = ctx_for("subjects.manage")
+) -> JSONResponse:
     """Record an event that starts a retention period for a subject (account closed ...)."""
 
     def produce() -> tuple[int, object]:
         clock = service.record_clock(
-            ctx.session, ctx.principal, body.subject_id, body.event, body.occurred_at or utcnow()
+            ctx.session, ctx.principal, subject_id, body.event, body.occurred_at or utcnow()
         )
         return 201, schemas.ClockOut.model_validate(clock)
 
     return run_idempotent(ctx, body, produce)
+
+
+@router.get("/subjects/{subject_id}/clocks", response_model=list[schemas.ClockOut])
+def list_clocks(subject_id: str, ctx: Ctx = ctx_for("subjects.read")) -> list[schemas.ClockOut]:
+    """The retention clocks recorded for a subject."""
+    return [schemas.ClockOut.model_validate(c) for c in service.clocks_of(ctx.session, subject_id)]
 
 
 @router.get("/holds", response_model=list[schemas.HoldOut])

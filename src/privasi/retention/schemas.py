@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 class ClockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subject_id: str = Field(max_length=36)
     event: Literal["last_interaction", "contract_end", "project_completed", "account_closed"]
     occurred_at: datetime | None = None
 
