@@ -145,9 +145,7 @@ def list_notices(breach_id: str, ctx: Ctx = ctx_for("breach.read")) -> object:
 
 
 @router.post("/{breach_id}/notices/{audience}/approve", response_model=schemas.NoticeOut)
-def approve(
-    breach_id: str, audience: schemas.Audience, ctx: Ctx = ctx_for("breach.approve")
-) -> object:
+def approve(breach_id: str, audience: str, ctx: Ctx = ctx_for("breach.approve")) -> object:
     """A DPO's approval of the notice as drafted."""
     breach = service.get(ctx.session, breach_id)
     return views.notice_view(
@@ -158,7 +156,7 @@ def approve(
 @router.post("/{breach_id}/notices/{audience}/send")
 def send(
     breach_id: str,
-    audience: schemas.Audience,
+    audience: str,
     body: schemas.SendIn | None = None,
     ctx: Ctx = ctx_for("breach.manage"),
 ) -> object:

@@ -185,6 +185,8 @@ def approve(
     if principal.actor_type != "staff":
         # A person reviews what is sent to the people affected: an API key cannot approve.
         raise Forbidden("a breach notice is approved by a DPO signed in as staff, not an API key")
+    if audience not in AUDIENCES:
+        raise ValidationFailed(f"audience is one of {', '.join(AUDIENCES)}", field="audience")
     service._require_open(breach)
     notice = get_notice(session, breach, audience)
     if notice.status != "draft":
