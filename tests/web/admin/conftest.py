@@ -104,3 +104,17 @@ def signed_in(pages: Any, make_staff: Callable[..., Any], shop: Shop) -> Callabl
         return staff
 
     return sign_in
+
+
+@pytest.fixture
+def outbox(db: Database) -> Callable[[str], list[Any]]:
+    """The queued messages of an organisation, oldest first."""
+    from sqlalchemy import select
+
+    from privasi.notify.models import OutboxMessage
+
+    def read(org_id: str) -> list[Any]:
+        with db.session(org_id) as s:
+            return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at)))
+
+    return read

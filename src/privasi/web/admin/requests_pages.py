@@ -19,14 +19,22 @@ from privasi.rights import service as rights
 from privasi.rights.models import OPEN_STATUSES, RightsRequest
 from privasi.web.admin import charts
 from privasi.web.admin.dashboard import optional
-from privasi.web.admin.views import error_key, not_found, page_lang, page_tools, undo, zone_of
+from privasi.web.admin.views import (
+    AdminRoute,
+    error_key,
+    not_found,
+    page_lang,
+    page_tools,
+    undo,
+    zone_of,
+)
 from privasi.web.common import FormText
 from privasi.web.render import apply_security_headers, flash, redirect
-from privasi.web.staff import StaffPage, StaffRoute, staff_page
+from privasi.web.staff import StaffPage, staff_page
 
 log = logging.getLogger("privasi.web")
 
-router = APIRouter(include_in_schema=False, route_class=StaffRoute)
+router = APIRouter(include_in_schema=False, route_class=AdminRoute)
 
 QUEUE_URL = "/admin/requests"
 PAGE_SIZE = 50
@@ -128,12 +136,27 @@ def queue(
 # --- one request -------------------------------------------------------------------------------
 
 
-def _holds(page: StaffPage, request: RightsRequest) -> list[Any] | None:
-    """Legal holds that stop this request's erasure, from the retention service when installed."""
+def _holds(page: StaffPage, request: RightsRequest, tasks: list[Any]) -> list[Any] | None:
+    """Legal holds that keep data this erasure would remove: on the subject, on a category or on
+    a system it reaches. From the retention service, when it is installed."""
     retention = optional("privasi.retention.service")
-    if retention is None or not hasattr(retention, "blocking_holds") or not request.subject_id:
+    if (
+        retention is None
+        or not hasattr(retention, "blocking_holds")
+        or request.type != "erasure"
+        or not request.subject_id
+    ):
         return None
-    return list(retention.blocking_holds(page.session, subject_id=request.subject_id))
+    categories = sorted({c for t in tasks for c in (t.result or {}).get("categories", [])})
+    found = {
+        h.id: h
+        for h in retention.blocking_holds(
+            page.session, subject_id=request.subject_id, categories=categories
+        )
+    }
+    for system in sorted({t.system_id for t in tasks if t.kind != "privasi"}):
+        found.update((h.id, h) for h in retention.blocking_holds(page.session, system=system))
+    return sorted(found.values(), key=lambda h: h.created_at)
 
 
 @router.get("/admin/requests/{request_id}")
@@ -170,7 +193,7 @@ def detail(request: Request, request_id: str) -> Response:
             "denial_grounds": rights.DENIAL_GROUNDS,
             "ground_index": 0 if page_lang(request) == "id" else 1,
             "diff": diff,
-            "holds": _holds(page, found),
+            "holds": _holds(page, found, tasks),
             "downloadable": found.type in downloads.DOWNLOADABLE and found.subject_id is not None,
             "code_channels": CODE_CHANNELS,
             "manual_kinds": ("manual",),

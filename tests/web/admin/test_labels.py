@@ -1,0 +1,59 @@
+"""Texts the dashboard picks by a value (``m.label(prefix, value)``): a template scan cannot see
+them, so every value each prefix takes is checked here, in both languages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from privasi.orgs.models import StaffRole
+from privasi.rights import execution
+from privasi.rights.models import CHANNELS, REQUEST_TYPES, REQUESTER_KINDS, STATUSES, TASK_STATUSES
+from privasi.subjects.identifiers import IDENTIFIER_KINDS
+from privasi.web import TEMPLATES_DIR
+from privasi.web.admin import charts
+from privasi.web.admin.requests_pages import CODE_CHANNELS
+from privasi.web.i18n import LANGUAGES, catalogue
+
+VALUES: dict[str, tuple[str, ...]] = {
+    "admin.requests.status.": STATUSES,
+    "admin.requests.types.": REQUEST_TYPES,
+    "admin.requests.channels.": (*CHANNELS, *CODE_CHANNELS),
+    "admin.requests.requesters.": REQUESTER_KINDS,
+    "admin.requests.basis.": ("law", "policy"),
+    "admin.requests.methods.": (
+        "email_code",
+        "whatsapp_code",
+        "phone_code",
+        "account_login",
+        "staff_review",
+        "meta_signed_request",
+    ),
+    "admin.requests.kinds.": ("privasi", "manual", "sql", "http"),
+    "admin.requests.actions.": (*set(execution.ACTIONS.values()), "notify_recipients"),
+    "admin.requests.task_status.": TASK_STATUSES,
+    "admin.chart.outcome.": charts.OUTCOMES,
+    "admin.home.channel.": ("email", "whatsapp", "webhook"),
+    "admin.staff.role_help.": tuple(r.value for r in StaffRole),
+    "admin.subjects.kinds.": IDENTIFIER_KINDS,
+    "admin.subjects.consent_status.": ("granted", "withdrawn", "expired"),
+}
+LABEL_RE = re.compile(r"""label\(\s*'(admin\.[a-z_.]+\.)'""")  # this dashboard's own prefixes
+
+
+def test_every_value_of_every_label_prefix_is_written_in_both_languages() -> None:
+    strings = catalogue()
+    for prefix, values in VALUES.items():
+        for value in values:
+            for lang in LANGUAGES:
+                assert f"{prefix}{value}" in strings[lang], (lang, prefix, value)
+
+
+def test_every_prefix_the_templates_use_is_checked_here() -> None:
+    used = {
+        match.group(1)
+        for path in Path(TEMPLATES_DIR).rglob("*.html")
+        for match in LABEL_RE.finditer(path.read_text(encoding="utf-8"))
+    }
+    assert used, "the scan finds the label calls"
+    assert used <= set(VALUES), sorted(used - set(VALUES))
