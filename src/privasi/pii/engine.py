@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import address as _address  # noqa: F401  (registers the address recognizer)
 from . import ner as _ner  # noqa: F401  (registers the optional NER backends)
 from . import people as _people  # noqa: F401  (registers the lower-case name rules)
 from .config import (

@@ -41,6 +41,12 @@ def ambiguous_names() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Everyday words, brands and places that are never a name on their own."""
+    return _words("common.txt") - known_names()
+
+
+@lru_cache(maxsize=1)
 def places() -> frozenset[str]:
     return _words("places.txt")
 

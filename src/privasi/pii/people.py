@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import lru_cache
 
 from .config import RecognizerSpec
 from .functions import Span, register
-from .names import _words, ambiguous_names, given_names, known_names, stopwords
+from .names import ambiguous_names, common_words, given_names, known_names, stopwords
 from .validators import Result, Verdict
 from .validators import register as register_validator
 
@@ -78,12 +77,13 @@ def person_lower(text: str, spec: RecognizerSpec) -> Iterator[Span]:
     for k in range(len(items) - 1):
         if _JOIN.fullmatch(text, items[k][1], items[k + 1][0]):
             listed[k] = listed[k + 1] = True
-    # a list needs two names that are not also common words ("bayu, angin, dan air")
+    # a list needs a name that is not also a common word ("bayu dan indah" is no list)
     solid = sum(listed[k] and text[s:e] not in ambiguous for k, (s, e) in enumerate(items))
+    # ("rosa sama ilham": one name that is not a common word vouches for the other)
     for k, (s, e) in enumerate(items):
         word = text[s:e]
         common = word in ambiguous
-        if pair[k] or (listed[k] and (solid >= 2 or not common)):
+        if pair[k] or (listed[k] and (solid >= 1 or not common)):
             yield s, e, score
         elif not common and _word_before(text, s) in _PREV_CUES:
             yield s, e, score  # "aku sama tasya", "punya rina"
@@ -129,7 +129,7 @@ def validate_person_cue(value: str) -> Result:
 # a word that introduces a person before it ("minta tolong Soleh", "laptop Hanafi"), a
 # possessive ("Stefano's request"), a role in brackets ("Rohana (customer)"), or a join
 # to another name ("Gunawan and Tjandra"). Places, brands and everyday words never are.
-_CAP_TOKEN = re.compile(r"[A-Z](?<![\w@./'’-].)[a-z]{2,15}(?![\w@-])")
+_CAP_TOKEN = re.compile(r"[A-Z](?<![\w./'’-].)[a-z]{2,15}(?![\w@-])")
 _PREV_CUES = frozenset(
     [
         "sama", "sm", "bareng", "kata", "bilang", "bilangin", "tanya", "tanyain", "tanyakan",
@@ -152,17 +152,14 @@ _NEXT_STRONG = frozenset(
         "pulang", "berangkat", "telat", "sakit", "baru",
     ]
 )  # fmt: skip
-_NEXT_WEAK = frozenset(["is", "was", "will", "from", "lagi", "mau", "sama", "dan", "and"])
+_NEXT_WEAK = frozenset(["is", "was", "will", "lagi", "mau"])
+# English names take no article: "the Lily Collection is", "our Premium Plan will"
+_DETERMINERS = frozenset(["the", "a", "an", "our", "your", "my", "their", "this", "that", "its"])
 _ROLE_IN_BRACKETS = re.compile(
     r"[ ]\((?i:customer|pelanggan|client|klien|admin|cs|driver|kurir|satpam|staff|staf|"
     r"supervisor|manager|owner|pemilik|penyewa|tenant|guest|tamu|pasien|patient)\)"
 )
 _JOIN_WORDS = re.compile(r"(?:,[ ]?|[ ](?:dan|and|&|sama|atau|or)[ ]|[ ]?/[ ]?)")
-
-
-@lru_cache(maxsize=1)
-def _common() -> frozenset[str]:
-    return _words("common.txt")
 
 
 def _shape_sequences(text: str, never: frozenset[str]) -> list[list[tuple[int, int]]]:
@@ -172,6 +169,9 @@ def _shape_sequences(text: str, never: frozenset[str]) -> list[list[tuple[int, i
     current: list[tuple[int, int]] = []
     for m in _CAP_TOKEN.finditer(text):
         low = m.group(0).lower()
+        s = m.start()
+        if s > 1 and text[s - 1] == "@" and text[s - 2].isalnum():
+            continue  # the domain of an e-mail address
         # "Fotonya", "Barangnya": a common word with the possessive suffix
         if low in never or (len(low) > 6 and low.endswith("nya")):
             if current:
@@ -202,7 +202,7 @@ def person_shape(text: str, spec: RecognizerSpec) -> Iterator[Span]:
     score = float(spec.options.get("score", 0.55))  # type: ignore[arg-type]
     if _CAP_TOKEN.search(text) is None:
         return
-    never = stopwords() | _common()
+    never = stopwords() | common_words()
     given = given_names()
     ambiguous = ambiguous_names()
     runs = _shape_sequences(text, never)
@@ -222,6 +222,8 @@ def person_shape(text: str, spec: RecognizerSpec) -> Iterator[Span]:
         initial = _sentence_start_at(text, s)
         before = _word_before(text, s)
         after = _word_after(text, e)
+        if before in _DETERMINERS:
+            continue
         if all(w.lower() in ambiguous for w in text[s:e].split()):
             # "botol Bintang sama kacang": a common word needs a cue before it
             accepted[k] = not initial and before in _PREV_CUES
@@ -248,7 +250,9 @@ def person_shape(text: str, spec: RecognizerSpec) -> Iterator[Span]:
             if (known[k + 1] or accepted[k + 1]) and not known[k]:
                 accepted[k] = True
     for k, (s, e) in enumerate(spans):
-        if accepted[k] and not known[k]:
+        # "@Ningsih": a mention is a person even when the gazetteer knows the name,
+        # since the gazetteer leaves words after "@" alone (e-mail addresses)
+        if (accepted[k] and not known[k]) or (known[k] and s > 0 and text[s - 1] == "@"):
             yield s, e, score
 
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 import phonenumbers
 from stdnum import luhn
 
-from .names import given_names, stopwords
+from .names import common_words, given_names, stopwords
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +412,8 @@ def validate_person(value: str) -> Result:
     first = value.split(None, 1)[0].rstrip(".").lower()
     if first in stops or (value[:1].islower() and first not in names):
         return False
+    if first in common_words():
+        return False  # "sama Jahe 1 kg", "kata Admin"
     end = 0
     kept = 0
     for m in _NAME_TOKEN.finditer(value):
