@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
@@ -54,16 +55,27 @@ def test_audit_filters_pages_and_verifies(
     page = client.get("/admin/audit?lang=en")
     assert page.status_code == 200
     assert "policy.published" in page.text and "policy.drafted" in page.text
+    # what staff do shows under their name, and the actor code filters the log
+    source = (Path(__file__).resolve().parents[3] / "examples" / "digimetalab.yaml").read_text()
+    source = source.replace("slug: digimetalab", f"slug: {dpo.org_slug}", 1)
+    token = pages.csrf(page)
+    r = client.post("/admin/policy", data={"csrf_token": token, "source": source})
+    assert r.status_code == 200, r.text[-500:]
+    page = client.get("/admin/audit?lang=en")
+    actor = f"staff:{dpo.user_id}"
+    assert f'Sari Wulandari<br><a href="/admin/audit?actor=staff%3A{dpo.user_id}"' in page.text
+    mine = client.get("/admin/audit", params={"actor": actor}).text
+    assert set(re.findall(r'<th scope="row"><code>([^<]+)</code>', mine)) == {"policy.drafted"}
 
     only = client.get("/admin/audit?lang=en&action=policy.*").text
     actions = set(re.findall(r'<th scope="row"><code>([^<]+)</code>', only))
     assert actions == {"policy.drafted", "policy.published"}
+    assert "staff.logged_in" not in only
     none = client.get("/admin/audit?lang=en&from=2001-01-01&to=2001-01-31").text
     assert 'data-testid="audit-empty"' in none
     bad = client.get("/admin/audit?lang=en&from=31-31-2001").text
     assert "The start date is not valid." in bad
 
-    token = pages.csrf(page)
     ok = client.post("/admin/audit/verify?lang=en", data={"csrf_token": token})
     assert ok.status_code == 200
     assert "The audit chain is intact." in ok.text

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from privasi.audit import service as audit
 from privasi.errors import ValidationFailed
+from privasi.orgs import service as orgs
 from privasi.web.common import FormText
 from privasi.web.governance.common import times, zone_of
 from privasi.web.staff import StaffPage, StaffRoute, staff_page
@@ -81,6 +82,7 @@ def _render(page: StaffPage, request: Request, verify: dict[str, Any] | None = N
         {
             **times(page.org),
             "events": [_row(e) for e in result.items],
+            "actor_names": actor_names(page),
             "filters": filters,
             "kept": kept,
             "next_cursor": result.next_cursor,
@@ -89,6 +91,13 @@ def _render(page: StaffPage, request: Request, verify: dict[str, Any] | None = N
             "verify": verify,
         },
     )
+
+
+def actor_names(page: StaffPage) -> dict[str, str]:
+    """Readable names for the actor codes: staff by their name, API keys by theirs."""
+    names = {f"staff:{u.id}": u.name for u in orgs.list_staff(page.session) if u.name}
+    names.update({f"api_key:{k.key_id}": k.name for k in orgs.list_api_keys(page.session)})
+    return names
 
 
 def _row(event: Any) -> dict[str, Any]:
