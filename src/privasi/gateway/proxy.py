@@ -73,6 +73,7 @@ class Call:
     redaction: Redaction | None = None
     mapping: ConversationMapping = field(default_factory=ConversationMapping)
     answer: list[str] = field(default_factory=list)
+    deferred: bool = False
 
     @property
     def model(self) -> str:
@@ -86,6 +87,8 @@ class Call:
     def conversation_header(self) -> dict[str, str]:
         if self.route is None or self.route.conversation.derived:
             return {}
+        if self.route.conversation.row is None:
+            return {}
         return {"Privasi-Conversation": self.route.conversation.token}
 
     # --- before the provider ---------------------------------------------------------------------
@@ -94,8 +97,8 @@ class Call:
         org_id = self.principal.org_id
         key_id = self.principal.actor_id
         with self.db.session(org_id) as session:
-            row = service.get_upstream(session)
-            if row is None:
+            config = service.upstream_config(session, vault=self.vault)
+            if config is None:
                 raise GatewayError(
                     503,
                     "the gateway has no AI provider configured for this organisation "
@@ -103,10 +106,8 @@ class Call:
                     "upstream_not_configured",
                     type_="api_error",
                 )
-            limit = row.rate_limit_per_minute or self.settings.gateway_rate_limit_per_minute
+            limit = config.rate_limit_per_minute or self.settings.gateway_rate_limit_per_minute
             service.count_call(session, key_id, limit)
-            terms = service.current_terms(session, row.recipient_id)
-            key = service.upstream_key(session, row, vault=self.vault)
             user = self.body.get("user")
             derived = None
             if isinstance(user, str) and user:
@@ -116,7 +117,10 @@ class Call:
             conversation = service.open_conversation(
                 session, key_id, token=token, derived=derived, vault=self.vault
             )
-            return Route(row.base_url, key, terms, conversation)
+            route = Route(config.base_url, config.key, config.terms, conversation)
+        # built on first use outside the detection time limit: loading the recognizers is slow
+        detector()
+        return route
 
     def _redact(self) -> Redaction:
         assert self.route is not None
@@ -132,6 +136,12 @@ class Call:
         assert self.route is not None
         conversation = self.route.conversation
         if conversation.row is not None and not self.mapping.changed:
+            return True
+        if conversation.row is None and not conversation.derived and not self.stream:
+            # a new conversation's id reaches the client only with the answer, so its mapping
+            # is written with the call's record (one transaction less per call)
+            conversation.mapping = self.mapping
+            self.deferred = True
             return True
         saved_mapping = conversation.mapping
         conversation.mapping = self.mapping
@@ -191,7 +201,6 @@ class Call:
         if self.route is None:
             return
         redaction = self.redaction
-        conversation = self.route.conversation.row
         record = service.CallRecord(
             model=self.model,
             stream=self.stream,
@@ -204,6 +213,15 @@ class Call:
             upstream_status=status,
         )
         with self.db.session(self.principal.org_id) as session:
+            if self.deferred and outcome == "ok":
+                service.save_mapping(
+                    session,
+                    self.route.conversation,
+                    api_key_id=self.principal.actor_id,
+                    terms=self.route.terms,
+                    vault=self.vault,
+                )
+            conversation = self.route.conversation.row
             service.record_call(
                 session,
                 self.principal,

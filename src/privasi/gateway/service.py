@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from privasi.audit import service as audit
 from privasi.audit.chain import looks_personal
-from privasi.db import PrivasiSession, utcnow
+from privasi.db import PrivasiSession, new_id, utcnow
 from privasi.errors import NotFound, RateLimited, ValidationFailed
 from privasi.gateway.models import (
     GatewayChatLog,
@@ -94,6 +96,7 @@ def configure(
         vault_service.set_secret(session, principal, UPSTREAM_KEY_SECRET, api_key, vault=vault)
         row.credential = UPSTREAM_KEY_SECRET
     session.flush()
+    forget_config(session.require_org())
     audit.record(
         session,
         principal,
@@ -119,6 +122,7 @@ def remove_upstream(
         vault_service.delete_secret(session, principal, row.credential, vault=vault)
     session.delete(row)
     session.flush()
+    forget_config(session.require_org())
     audit.record(session, principal, "gateway.removed", vault=vault)
 
 
@@ -222,6 +226,52 @@ def current_terms(session: PrivasiSession, recipient_id: str | None) -> Terms:
     return terms
 
 
+@dataclass(frozen=True)
+class UpstreamConfig:
+    """What a call needs to know about the organisation's upstream and the policy's terms."""
+
+    base_url: str
+    key: str | None
+    rate_limit_per_minute: int | None
+    terms: Terms
+
+
+# Each process reads the configuration at most every few seconds: a change made through another
+# process (or a newly published policy) applies within CONFIG_TTL_SECONDS; one made in this process
+# applies at once.
+CONFIG_TTL_SECONDS = 5.0
+_configs: dict[str, tuple[float, UpstreamConfig]] = {}
+
+
+def forget_config(org_id: str) -> None:
+    with _terms_lock:
+        _configs.pop(org_id, None)
+
+
+def upstream_config(session: PrivasiSession, vault: Vault | None = None) -> UpstreamConfig | None:
+    org_id = session.require_org()
+    now = time.monotonic()
+    with _terms_lock:
+        cached = _configs.get(org_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    row = get_upstream(session)
+    if row is None:
+        forget_config(org_id)
+        return None
+    config = UpstreamConfig(
+        row.base_url,
+        upstream_key(session, row, vault=vault),
+        row.rate_limit_per_minute,
+        current_terms(session, row.recipient_id),
+    )
+    with _terms_lock:
+        if len(_configs) > 4096:
+            _configs.clear()
+        _configs[org_id] = (now + CONFIG_TTL_SECONDS, config)
+    return config
+
+
 # --- rate limits -------------------------------------------------------------------------------
 
 
@@ -244,7 +294,7 @@ def count_call(session: PrivasiSession, api_key_id: str, limit: int) -> None:
     calls = session.execute(
         statement,
         {
-            "id": secrets.token_hex(16),
+            "id": new_id(),
             "api_key_id": api_key_id,
             "window_start": window,
             "calls": 1,
@@ -348,7 +398,8 @@ def save_mapping(
             last_used_at=now,
             expires_at=now + terms.retention,
         )
-        row.id = secrets.token_hex(16)
+        # a UUID: the audit trail records this id, and its checks know UUIDs are not personal
+        row.id = new_id()
         row.mapping_sealed = vault.seal_for_org(
             org_id, "secrets", conversation.mapping.to_json(), _aad(row.id)
         )
@@ -430,21 +481,22 @@ def record_call(
             execution_options={"synchronize_session": False},
         )
     if terms.keep_logs and conversation_id and call.sent is not None:
-        import json
-
-        session.add(
-            GatewayChatLog(
-                conversation_id=conversation_id,
-                recipient_id=terms.recipient.id,
-                model=model,
-                request_text=json.dumps(call.sent, ensure_ascii=False),
-                response_text=call.answer,
-                outcome=call.outcome,
-                created_at=now,
-                expires_at=now + terms.retention,
-            )
+        session.execute(
+            insert(GatewayChatLog),
+            [
+                {
+                    "id": new_id(),
+                    "conversation_id": conversation_id,
+                    "recipient_id": terms.recipient.id,
+                    "model": model,
+                    "request_text": json.dumps(call.sent, ensure_ascii=False),
+                    "response_text": call.answer,
+                    "outcome": call.outcome,
+                    "created_at": now,
+                    "expires_at": now + terms.retention,
+                }
+            ],
         )
-        session.flush()
 
 
 def chat_logs(session: PrivasiSession, conversation_id: str | None = None) -> list[GatewayChatLog]:
