@@ -17,7 +17,7 @@ from privasi.breach import service as breaches
 from privasi.breach.models import AUDIENCES, OPEN_STATUSES, SEVERITIES, Breach
 from privasi.errors import NotFound, PrivasiError
 from privasi.policy import service as policies
-from privasi.web.admin.views import error_key, not_found, page_tools, undo, zone_of
+from privasi.web.admin.views import error_key, not_found, page_lang, page_tools, undo, zone_of
 from privasi.web.common import FormText
 from privasi.web.render import apply_security_headers, flash, redirect
 from privasi.web.staff import StaffPage, StaffRoute, staff_page
@@ -171,6 +171,8 @@ def detail(request: Request, breach_id: str) -> Response:
             "timeline": breaches.timeline(session, breach),
             "severities": SEVERITIES,
         }
+        lang = page_lang(request)
+        context["category_names"] = {c: n.get(lang) for c, n in context["categories"]}
         return page.render("admin/breaches/detail.html", context)
 
 
