@@ -27,6 +27,9 @@ def test_records_table_and_csv(client: Any, sign_in: Any, publish: Any) -> None:
     assert page.status_code == 200
     assert "From policy version 1" in page.text
     assert "Service delivery" in page.text and "Legal basis" in page.text
+    # codes become words in the page language; the CSV keeps the codes for machines
+    assert "Performance of a contract with you" in page.text
+    assert "<td>contract</td>" not in page.text
     rows = len(re.findall(r"<tr>\s*<th scope=\"row\">", page.text))
 
     download = client.get("/admin/records.csv?version=1&lang=id")
@@ -37,6 +40,7 @@ def test_records_table_and_csv(client: Any, sign_in: Any, publish: Any) -> None:
     assert len(table) == rows > 5
     assert {"purpose_id", "legal_basis", "recipient", "retention"} <= set(table[0])
     assert any(r["purpose"] == "Penyediaan layanan" for r in table)  # the Indonesian names
+    assert {r["legal_basis"] for r in table} >= {"contract", "consent"}
     assert client.get("/admin/records?version=99").status_code == 404
 
 

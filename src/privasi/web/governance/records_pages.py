@@ -9,9 +9,10 @@ from starlette.responses import Response
 
 from privasi.errors import NotFound
 from privasi.policy import service as policies
+from privasi.policy.catalogue import Phrases
 from privasi.policy.models import PolicyVersion
 from privasi.policy.ropa import ropa_csv, ropa_rows
-from privasi.web.i18n import request_language
+from privasi.web.i18n import request_language, t
 from privasi.web.staff import StaffPage, StaffRoute, staff_page
 
 router = APIRouter(include_in_schema=False, route_class=StaffRoute)
@@ -29,6 +30,30 @@ SHOWN = (
     "retention",
     "systems",
 )
+
+
+def readable(row: dict[str, str], lang: str) -> dict[str, str]:
+    """The table's words in the page language: the CSV keeps the policy's codes for machines."""
+    words = Phrases(lang)
+
+    def phrase(key: str, fallback: str) -> str:
+        return words(key) if words.has(key) else fallback
+
+    out = dict(row)
+    out["legal_basis"] = phrase(f"basis.{row['legal_basis']}", row["legal_basis"])
+    sensitivity = row["sensitivity"]
+    if sensitivity == "general":
+        out["sensitivity"] = t("governance.records.general", lang)
+    elif sensitivity == "specific":
+        out["sensitivity"] = t("governance.records.specific", lang)
+    else:
+        out["sensitivity"] = phrase(f"collect.specific_kind.{sensitivity}", sensitivity)
+    if row["transfer_safeguard"]:
+        safeguard = row["transfer_safeguard"]
+        out["transfer_safeguard"] = phrase(f"safeguard.{safeguard}", safeguard)
+    if row["countries"]:
+        out["countries"] = ", ".join(words.country(c) for c in row["countries"].split(", "))
+    return out
 
 
 def _chosen(page: StaffPage, request: Request) -> PolicyVersion | None:
@@ -50,7 +75,8 @@ def records(request: Request) -> Response:
         version = _chosen(page, request)
         rows = []
         if version is not None:
-            rows = [asdict(r) for r in ropa_rows(policies.to_policy(page.session, version), lang)]
+            policy = policies.to_policy(page.session, version)
+            rows = [readable(asdict(r), lang) for r in ropa_rows(policy, lang)]
         return page.render(
             "admin/records/list.html",
             {
