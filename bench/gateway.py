@@ -86,7 +86,7 @@ def _settings(data: Path, database_url: str | None) -> Any:
     key_file = data / "bench.master"
     if not key_file.exists():
         key_file.write_text(base64.b64encode(os.urandom(32)).decode())
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         env="test",
         data_dir=data / "var",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from privasi.db import utcnow
-from privasi.gateway import service
+from privasi.gateway import conversations, service
 from privasi.gateway.cli import app as gateway_app
 from privasi.gateway.models import GatewayChatLog, GatewayConversation, GatewayUpstream
 from privasi.orgs.service import system_principal
@@ -133,9 +133,9 @@ def test_worker_purges_expired_conversations_and_logs(org, db, settings):
             recipient_id="groq",
         )
         terms = service.current_terms(s, "groq")
-        conversation = service.open_conversation(s, "key1", token=None, derived=None)
+        conversation = conversations.open_conversation(s, "key1", token=None, derived=None)
         conversation.mapping.placeholder_for("", "PERSON", "Budi Santoso")
-        service.save_mapping(s, conversation, api_key_id="key1", terms=terms)
+        conversations.save_mapping(s, conversation, api_key_id="key1", terms=terms)
         assert conversation.row is not None
         conversation_id = conversation.row.id
         s.add(

@@ -20,7 +20,7 @@ import httpx
 from privasi.config import Settings
 from privasi.db import Database
 from privasi.errors import NotFound, PrivasiError, RateLimited, ValidationFailed
-from privasi.gateway import service, upstream
+from privasi.gateway import conversations, service, upstream
 from privasi.gateway.placeholders import ConversationMapping, StreamRestorer, json_escape
 from privasi.gateway.redact import Redaction, Redactor, RequestRefused
 from privasi.gateway.upstream import GatewayError
@@ -57,7 +57,7 @@ class Route:
     base_url: str
     key: str | None
     terms: service.Terms
-    conversation: service.Conversation
+    conversation: conversations.Conversation
 
 
 @dataclass
@@ -111,10 +111,10 @@ class Call:
             user = self.body.get("user")
             derived = None
             if isinstance(user, str) and user:
-                derived = service.derived_token(
+                derived = conversations.derived_token(
                     self.settings.resolved_secret_key(), org_id, key_id, user
                 )
-            conversation = service.open_conversation(
+            conversation = conversations.open_conversation(
                 session, key_id, token=token, derived=derived, vault=self.vault
             )
             route = Route(config.base_url, config.key, config.terms, conversation)
@@ -146,7 +146,7 @@ class Call:
         saved_mapping = conversation.mapping
         conversation.mapping = self.mapping
         with self.db.session(self.principal.org_id) as session:
-            ok = service.save_mapping(
+            ok = conversations.save_mapping(
                 session,
                 conversation,
                 api_key_id=self.principal.actor_id,
@@ -214,7 +214,7 @@ class Call:
         )
         with self.db.session(self.principal.org_id) as session:
             if self.deferred and outcome == "ok":
-                service.save_mapping(
+                conversations.save_mapping(
                     session,
                     self.route.conversation,
                     api_key_id=self.principal.actor_id,

@@ -1,0 +1,132 @@
+"""Conversations: the placeholder mapping of one chat, sealed with the vault, bound to its key.
+
+The id a client holds (``pvc_...``) is a bearer capability within its API key: only its SHA-256 is
+stored, and a conversation opened under another key or organisation is simply unknown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from privasi.db import PrivasiSession, new_id, utcnow
+from privasi.errors import NotFound
+from privasi.gateway.models import GatewayConversation
+from privasi.gateway.placeholders import ConversationMapping
+from privasi.gateway.service import Terms
+from privasi.vault.core import Vault, vault_for
+
+CONVERSATION_PREFIX = "pvc_"
+
+
+@dataclass
+class Conversation:
+    row: GatewayConversation | None  # None until first saved
+    token: str
+    digest: str
+    mapping: ConversationMapping
+    derived: bool
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aad(row_id: str) -> str:
+    return f"gateway-conversation:{row_id}"
+
+
+def derived_token(secret: bytes, org_id: str, api_key_id: str, user: str) -> str:
+    """The conversation of one end user (OpenAI's ``user`` field) under one key: an HMAC, so it
+    cannot be guessed from the user id and differs between keys and organisations."""
+    mac = hmac.new(secret, f"{org_id}\x00{api_key_id}\x00{user}".encode(), hashlib.sha256)
+    return "pvu_" + mac.hexdigest()[:40]
+
+
+def open_conversation(
+    session: PrivasiSession,
+    api_key_id: str,
+    *,
+    token: str | None,
+    derived: str | None,
+    vault: Vault | None = None,
+) -> Conversation:
+    """The conversation a call belongs to: the one whose id the client sent back, the one derived
+    from its end-user id, or a new one. Another key's or organisation's conversation is unknown."""
+    org_id = session.require_org()
+    now = utcnow()
+    wanted = token or derived
+    if wanted is not None:
+        digest = _digest(wanted)
+        row = session.scalar(
+            select(GatewayConversation).where(GatewayConversation.token_digest == digest)
+        )
+        usable = (
+            row is not None
+            and hmac.compare_digest(row.api_key_id, api_key_id)
+            and row.expires_at > now
+        )
+        if usable and row is not None:
+            vault = vault or vault_for(session)
+            plain = vault.open_for_org(org_id, "secrets", row.mapping_sealed, _aad(row.id))
+            mapping = ConversationMapping.from_json(plain)
+            return Conversation(row, wanted, digest, mapping, derived=token is None)
+        if token is not None:
+            raise NotFound("this conversation is unknown or has expired; start a new one")
+        if row is not None:
+            # an expired derived conversation the worker has not purged yet starts afresh
+            session.delete(row)
+            session.flush()
+        return Conversation(None, wanted, digest, ConversationMapping(), derived=True)
+    fresh = CONVERSATION_PREFIX + secrets.token_urlsafe(24)
+    return Conversation(None, fresh, _digest(fresh), ConversationMapping(), derived=False)
+
+
+def save_mapping(
+    session: PrivasiSession,
+    conversation: Conversation,
+    *,
+    api_key_id: str,
+    terms: Terms,
+    vault: Vault | None = None,
+) -> bool:
+    """Store the mapping sealed; False when another call of the same conversation saved first."""
+    org_id = session.require_org()
+    vault = vault or vault_for(session)
+    now = utcnow()
+    row = conversation.row
+    if row is None:
+        row = GatewayConversation(
+            token_digest=conversation.digest,
+            api_key_id=api_key_id,
+            recipient_id=terms.recipient.id,
+            mapping_sealed="",
+            version=1,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + terms.retention,
+        )
+        # a UUID: the audit trail records this id, and its checks know UUIDs are not personal
+        row.id = new_id()
+        row.mapping_sealed = vault.seal_for_org(
+            org_id, "secrets", conversation.mapping.to_json(), _aad(row.id)
+        )
+        session.add(row)
+        session.flush()
+        conversation.row = row
+        return True
+    sealed = vault.seal_for_org(org_id, "secrets", conversation.mapping.to_json(), _aad(row.id))
+    result = session.execute(
+        update(GatewayConversation)
+        .where(GatewayConversation.id == row.id, GatewayConversation.version == row.version)
+        .values(mapping_sealed=sealed, version=row.version + 1),
+        execution_options={"synchronize_session": False},
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    row.version += 1
+    return True
