@@ -185,6 +185,12 @@ def test_processor_mode_tells_each_business_user_first(
         )
         breach_id = breach.id
         assert breach.business_users_due_at == DETECTED + timedelta(hours=24)
+        # PRIVASI_BREACH_BUSINESS_USER_HOURS, as the API, the pages and the CLI pass it.
+        shorter = breaches.create(
+            s, dpo, title="Uji", detected_at=DETECTED, business_user_hours=6, **TEXTS
+        )
+        assert shorter.business_users_due_at == DETECTED + timedelta(hours=6)
+        breaches.close(s, dpo, shorter, "Uji saja.", dismissed=True)
         assert [c.name for c in breaches.clocks(s, breach)] == [
             "business_users",
             "subjects",

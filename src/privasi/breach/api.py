@@ -44,6 +44,7 @@ def create(body: schemas.BreachIn, ctx: Ctx = ctx_for("breach.manage")) -> JSONR
             business_user_org_ids=notices.business_users_for(
                 ctx.state("db"), ctx.org_id, body.business_user_org_ids
             ),
+            business_user_hours=ctx.settings.breach_business_user_hours,
         )
         return 201, _detail(ctx, breach)
 

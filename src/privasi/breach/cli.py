@@ -116,6 +116,7 @@ def create(
             measures=_texts(measures_id, measures_en),
             advice=_texts(advice_id, advice_en),
             business_user_org_ids=notices.business_users_for(db, session.require_org(), None),
+            business_user_hours=safe_settings().breach_business_user_hours,
         )
         summary = views.summary(session, breach)
     _echo({k: summary[k] for k in ("reference", "id", "status", "next_due_at", "clocks")})

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from privasi.db import PrivasiSession, utcnow
+from privasi.errors import NotFound
 from privasi.orgs import service as orgs
 from privasi.orgs.service import Principal
 
@@ -98,9 +99,8 @@ def _date(value: str | datetime | None, lang: str, zone: ZoneInfo) -> str:
     )
 
 
-def authority_text(content: dict[str, Any], lang: str) -> str:
+def authority_text(content: dict[str, Any], lang: str, zone: ZoneInfo) -> str:
     """The notice's core (Pasal 46(2)) as the authority reads it, from a notice's content."""
-    zone = ZoneInfo("Asia/Jakarta")
     words = LABELS[lang]
     lines = [f"## {words['what']}", ""]
     lines += [f"- {c[lang]}" for c in content["categories"]]
@@ -132,7 +132,7 @@ def authority_markdown(session: PrivasiSession, breach: Breach, now: datetime | 
     breach as it stands when no notice was drafted yet)."""
     try:
         content = notices.get_notice(session, breach, "authority").content
-    except Exception:  # not drafted yet: the document shows the breach as recorded
+    except NotFound:  # not drafted yet: the document shows the breach as recorded
         content = notices.build_content(session, breach)
     org = orgs.get_org(session, breach.org_id)
     zone = ZoneInfo(org.time_zone or "Asia/Jakarta")
@@ -144,7 +144,7 @@ def authority_markdown(session: PrivasiSession, breach: Breach, now: datetime | 
     for lang in service.LANGS:
         words = LABELS[lang]
         authority = content["authority"]["name"].get(lang) or ""
-        body = authority_text(content, lang).replace(
+        body = authority_text(content, lang, zone).replace(
             f"## {words['handling']}",
             _affected_block(numbers, content, words, lang)
             + f"\n## {words['systems']}\n\n"

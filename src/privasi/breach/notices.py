@@ -14,6 +14,7 @@ import hashlib
 import json
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -145,7 +146,10 @@ def preview(notice: BreachNotice, lang: str, org_name: str, time_zone: str) -> d
     if notice.audience == "authority":
         from . import documents
 
-        return {"subject": "", "text": documents.authority_text(notice.content, lang)}
+        return {
+            "subject": "",
+            "text": documents.authority_text(notice.content, lang, ZoneInfo(time_zone)),
+        }
     params = message_params(notice, notice.content["category_ids"], "BUSINESS USER")
     rendered = notify.render(
         TEMPLATES[notice.audience], lang, {"org_name": org_name, "time_zone": time_zone, **params}

@@ -55,6 +55,7 @@ __all__ = [
 CLOCKS = ("business_users", "subjects", "authority")
 LANGS = ("id", "en")
 MAX_TEXT = 4000
+DEFAULT_BUSINESS_USER_HOURS = 24.0
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
@@ -128,12 +129,6 @@ def processor_mode(policy: Policy) -> bool:
     return policy.organisation.role is Role.processor and policy.breach.notify_business_users
 
 
-def business_user_hours(session: PrivasiSession) -> float:
-    from privasi.notify import service as notify
-
-    return float(notify._session_settings(session).breach_business_user_hours)
-
-
 def _zone(session: PrivasiSession) -> ZoneInfo:
     org = orgs.get_org(session, session.require_org())
     return ZoneInfo(org.time_zone or "Asia/Jakarta")
@@ -186,9 +181,12 @@ def create(
     advice: dict[str, str] | str | None = None,
     owner_id: str | None = None,
     business_user_org_ids: list[str] | None = None,
+    business_user_hours: float = DEFAULT_BUSINESS_USER_HOURS,
     now: datetime | None = None,
 ) -> Breach:
-    """Record an incident. Its clocks start at ``detected_at`` (default now)."""
+    """Record an incident. Its clocks start at ``detected_at`` (default now); in processor mode
+    the Business Users are due within ``business_user_hours``
+    (``PRIVASI_BREACH_BUSINESS_USER_HOURS``)."""
     now = now or utcnow()
     title = (title or "").strip()
     if not 1 <= len(title) <= 200:
@@ -228,7 +226,7 @@ def create(
         created_by=principal.actor,
     )
     if processor_mode(policy):
-        breach.business_users_due_at = detected + timedelta(hours=business_user_hours(session))
+        breach.business_users_due_at = detected + timedelta(hours=business_user_hours)
         breach.business_user_org_ids = list(dict.fromkeys(business_user_org_ids or []))
     _set_window(breach, occurred_from, occurred_until)
     session.add(breach)

@@ -130,6 +130,7 @@ async def create(request: Request) -> Response:
                 business_user_org_ids=notices.business_users_for(
                     request.app.state.db, page.org.id, None
                 ),
+                business_user_hours=request.app.state.settings.breach_business_user_hours,
             )
         except PrivasiError as exc:
             undo(page.session)
