@@ -180,3 +180,40 @@ def test_notice_needs_both_languages_and_editing_reopens_approval(db, clinic):
         assert notices.get_notice(s, breach, "subjects").status == "approved"
         breaches.update(s, clinic.dpo, breach, {"measures": {**MEASURES, "en": "Closed."}})
         assert notices.get_notice(s, breach, "subjects").status == "draft"
+
+
+def test_a_refused_notice_retried_from_the_outbox_counts_once_sent(
+    db, clinic, smtp_server, use_settings, drain
+):
+    from privasi.notify import service as notify
+
+    use_settings(smtp_url=smtp_server.url)
+    smtp_server.refuse["intan@pasien.example"] = "550 5.1.1 mailbox unavailable"
+    system = orgs.system_principal(clinic.id)
+    with db.session(clinic.id) as s:
+        subjects.find_or_create(s, system, {"email": "intan@pasien.example"})
+    breach_id = _breach(db, clinic, categories=["contact"])
+    with db.session(clinic.id) as s:
+        breach = breaches.get(s, breach_id)
+        affected.import_list(s, clinic.dpo, breach, [("email", "intan@pasien.example")])
+        notices.draft(s, clinic.dpo, breach)
+        notices.approve(s, clinic.dpo, breach, "subjects")
+        notices.send(s, clinic.dpo, breach, "subjects")
+    drain()
+    with db.session(clinic.id) as s:
+        jobs.check_org(s)
+        breach = breaches.get(s, breach_id)
+        (row,) = notices.deliveries(s, breach)
+        assert row.status == "failed" and row.error == "smtp 550 recipient refused"
+        message_id = row.outbox_message_id
+    del smtp_server.refuse["intan@pasien.example"]
+    with db.session(clinic.id) as s:
+        notify.retry(s, message_id)
+    drain()
+    with db.session(clinic.id) as s:
+        jobs.check_org(s)
+        breach = breaches.get(s, breach_id)
+        assert notices.delivery_counts(s, breach) == {"subjects": {"sent": 1}}
+        kinds = [e.kind for e in breaches.timeline(s, breach)]
+    assert kinds.count("notice_delivered") == 2
+    assert len(smtp_server.to("intan@pasien.example")) == 1

@@ -446,31 +446,40 @@ def delivery_counts(session: PrivasiSession, breach: Breach) -> dict[str, dict[s
 
 
 def track(session: PrivasiSession, now: datetime | None = None) -> int:
-    """Bring queued deliveries up to date with their outbox messages; the timeline gets one
-    line per notice once all its messages are finished. Safe to run any number of times."""
+    """Bring deliveries up to date with their outbox messages (a failed message retried from
+    the outbox counts again once it is sent); the timeline gets one line per notice when all its
+    messages are finished. Safe to run any number of times."""
     now = now or utcnow()
     changed = 0
-    queued = list(
-        session.scalars(select(BreachDelivery).where(BreachDelivery.status == "queued").limit(2000))
+    rows = list(
+        session.scalars(
+            select(BreachDelivery)
+            .where(
+                BreachDelivery.status.in_(("queued", "failed")),
+                BreachDelivery.outbox_message_id.is_not(None),
+            )
+            .limit(5000)
+        )
     )
     touched: set[str] = set()
-    for row in queued:
-        if row.outbox_message_id is None:
-            continue
+    for row in rows:
+        assert row.outbox_message_id is not None
         try:
             message = notify.message_status(session, row.outbox_message_id)
         except NotFound:
-            row.status, row.error, row.finished_at = "failed", "message gone", now
-            changed += 1
-            touched.add(row.notice_id)
-            continue
-        if message.status == "sent":
-            row.status, row.finished_at = "sent", message.sent_at or now
+            message = None
+        if message is None:
+            status, error, finished = "failed", "message gone", now
+        elif message.status == "sent":
+            status, error, finished = "sent", None, message.sent_at or now
         elif message.status in ("failed", "cancelled"):
-            row.status, row.error = "failed", message.last_error or message.status
-            row.finished_at = message.finished_at or now
+            status, error = "failed", message.last_error or message.status
+            finished = message.finished_at or now
         else:
+            status, error, finished = "queued", None, None
+        if (status, error) == (row.status, row.error):
             continue
+        row.status, row.error, row.finished_at = status, error, finished
         changed += 1
         touched.add(row.notice_id)
     session.flush()
