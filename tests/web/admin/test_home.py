@@ -35,7 +35,7 @@ def test_home_shows_request_clocks_with_overdue_first(
     assert re.search(r'stat-bad"><strong>1</strong> terlambat', card)
     clocks = re.findall(r'class="clock clock-(\w+)"', card)
     assert clocks == ["overdue", "ok"]
-    assert "terlambat 2 hari" in card and "sisa 2 hari 23 jam" in card
+    assert "lewat 2 hari 0 jam dari tenggat" in card and "sisa 2 hari 23 jam" in card
     # Local time in the organisation's zone (Jakarta is UTC+7), said once on the page.
     assert "Waktu ditampilkan dalam zona Asia/Jakarta." in home.text
     assert 'id="clock-words"' in home.text and 'data-left="sisa {span}"' in home.text

@@ -52,7 +52,9 @@ def test_queue_is_sorted_by_time_left_and_filters(
     assert order == [numbers[late], numbers[soon], numbers[fresh]]
     # The overdue one says so in words, not only in red.
     row = queue.text.split(numbers[late])[1].split("</tr>")[0]
-    assert "clock-overdue" in row and "Terlambat" in row and "terlambat 1 hari" in row
+    assert (
+        "clock-overdue" in row and "Terlambat" in row and "lewat 1 hari 0 jam dari tenggat" in row
+    )
     soon_row = queue.text.split(numbers[soon])[1].split("</tr>")[0]
     assert "clock-soon" in soon_row and re.search(r"sisa 1[12] jam \d+ menit", soon_row)
 
@@ -61,7 +63,7 @@ def test_queue_is_sorted_by_time_left_and_filters(
     none_completed = client.get("/admin/requests?status=completed")
     assert NUMBER_RE.findall(none_completed.text) == []
     english = client.get("/admin/requests?lang=en")
-    assert "overdue by 1 d" in english.text and "Requests per week by outcome" in english.text
+    assert "1 d 0 h past due" in english.text and "Requests per week by outcome" in english.text
 
 
 def test_staff_verify_then_tick_off_the_crm_and_the_request_completes(
