@@ -40,6 +40,15 @@ def test_requests_are_counted_per_local_week_and_outcome() -> None:
     assert this_week.counts == {"on_time": 1, "late": 1, "denied": 1, "open": 1, "cancelled": 0}
     assert chart.bars[-4].counts["open"] == 1
     assert chart.total == 5 and chart.peak == 4
+    assert list(chart.by_type) == ["access", "erasure"]  # most requests first
+    assert chart.by_type["access"] == {
+        "on_time": 1,
+        "late": 1,
+        "denied": 0,
+        "open": 2,
+        "cancelled": 0,
+    }
+    assert chart.by_type["erasure"]["denied"] == 1
     only_erasure = charts.build(rows, NOW, JAKARTA, request_type="erasure")
     assert only_erasure.total == 1 and only_erasure.bars[-1].counts["denied"] == 1
 
@@ -70,6 +79,8 @@ def test_the_requests_page_draws_the_chart_inline(
     table = page.text.split('data-testid="weekly-table"')[1].split("</table>")[0]
     assert re.findall(r"<td>(\d+)</td>", table)[-6:] == ["0", "0", "0", "2", "0", "2"]
     assert "style=" not in figure and "<script" not in page.text.split("</head>")[1]
+    by_type = page.text.split('data-testid="type-table"')[1].split("</table>")[0]
+    assert "Akses data" in by_type and "Penghapusan data" in by_type
     only_erasure = client.get("/admin/requests?chart_type=erasure").text
     table = only_erasure.split('data-testid="weekly-table"')[1].split("</table>")[0]
     assert re.findall(r"<td>(\d+)</td>", table)[-6:] == ["0", "0", "0", "1", "0", "1"]

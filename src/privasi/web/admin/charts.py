@@ -62,6 +62,8 @@ class Chart:
     left: int = LEFT
     baseline: float = HEIGHT - BOTTOM
     total: int = 0
+    # The same weeks by type of request: {type: {outcome: count}}, types with requests only.
+    by_type: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def week_start(moment: datetime, zone: ZoneInfo) -> date:
@@ -82,12 +84,15 @@ def build(
     last = week_start(now, zone)
     starts = [last - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
     counts: dict[date, dict[str, int]] = {s: dict.fromkeys(OUTCOMES, 0) for s in starts}
+    by_type: dict[str, dict[str, int]] = {}
     for kind, status, received_at, completed_at, due_at in rows:
         if request_type and kind != request_type:
             continue
         week = week_start(received_at, zone)
         if week in counts:
-            counts[week][outcome_of(status, completed_at, due_at)] += 1
+            outcome = outcome_of(status, completed_at, due_at)
+            counts[week][outcome] += 1
+            by_type.setdefault(kind, dict.fromkeys(OUTCOMES, 0))[outcome] += 1
     peak = max((sum(c.values()) for c in counts.values()), default=0)
     scale_top = _nice(peak)
     plot_h = HEIGHT - TOP - BOTTOM
@@ -116,7 +121,8 @@ def build(
         (value, round(HEIGHT - BOTTOM - plot_h * value / scale_top, 1))
         for value in _tick_values(scale_top)
     ]
-    return Chart(bars, peak, ticks, total=sum(b.total for b in bars))
+    ordered = {k: by_type[k] for k in sorted(by_type, key=lambda k: -sum(by_type[k].values()))}
+    return Chart(bars, peak, ticks, total=sum(b.total for b in bars), by_type=ordered)
 
 
 def _nice(peak: int) -> int:
