@@ -222,7 +222,7 @@ def test_cli_from_create_to_evidence_pack(db, settings, clinic, tmp_path):
         outputs.append(result.output)
     assert json.loads(outputs[1])["affected"]["total"] == 1
     assert "Salah kirim" not in outputs[2] and "Email massal memuat" in outputs[2]
-    assert json.loads(outputs[4]) == {"email": 1, "whatsapp": 0, "unreachable": 0}
+    assert json.loads(outputs[4]) == {"email": 1, "whatsapp": 0, "unreachable": 0, "remaining": 0}
     owner_try = runner.invoke(
         cli_app,
         ["approve", "klinik-contoh", "BR-0001", "subjects", "--dpo", clinic.owner_email],

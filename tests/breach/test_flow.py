@@ -82,7 +82,7 @@ def test_breach_from_creation_to_delivered_notices(
         notices.approve(s, clinic.dpo, breach, "subjects")
         stats = notices.send(s, clinic.dpo, breach, "subjects")
     # Dewi has a WhatsApp id and appointments are a contract purpose that uses WhatsApp.
-    assert stats == {"email": 3, "whatsapp": 1, "unreachable": 0}
+    assert stats == {"email": 3, "whatsapp": 1, "unreachable": 0, "remaining": 0}
 
     drain()
     assert len(smtp_server.messages) == 3
@@ -217,3 +217,31 @@ def test_a_refused_notice_retried_from_the_outbox_counts_once_sent(
         kinds = [e.kind for e in breaches.timeline(s, breach)]
     assert kinds.count("notice_delivered") == 2
     assert len(smtp_server.to("intan@pasien.example")) == 1
+
+
+def test_a_long_list_is_sent_in_batches_by_the_worker(db, clinic, monkeypatch):
+    from privasi import worker
+    from privasi.breach import dispatch
+
+    monkeypatch.setattr(dispatch, "BATCH", 2)
+    system = orgs.system_principal(clinic.id)
+    with db.session(clinic.id) as s:
+        for name in ("joko", "kartika", "lestari", "made", "nadia"):
+            subjects.find_or_create(s, system, {"email": f"{name}@pasien.example"})
+    breach_id = _breach(db, clinic, categories=["contact"])
+    listed = "\n".join(
+        f"{n}@pasien.example" for n in ("joko", "kartika", "lestari", "made", "nadia")
+    )
+    with db.session(clinic.id) as s:
+        breach = breaches.get(s, breach_id)
+        affected.import_list(s, clinic.dpo, breach, affected.parse_list(listed))
+        notices.draft(s, clinic.dpo, breach)
+        notices.approve(s, clinic.dpo, breach, "subjects")
+        stats = notices.send(s, clinic.dpo, breach, "subjects")
+    assert stats == {"email": 2, "whatsapp": 0, "unreachable": 0, "remaining": 3}
+    worker.tick(db)
+    worker.tick(db)
+    with db.session(clinic.id) as s:
+        rows = notices.deliveries(s, breaches.get(s, breach_id))
+    assert len(rows) == 5 and len({r.recipient for r in rows}) == 5
+    assert {r.channel for r in rows} == {"email"}

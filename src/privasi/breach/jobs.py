@@ -21,9 +21,11 @@ from privasi.orgs import service as orgs
 from privasi.worker import reconciler
 
 from . import clocks as breach_clocks
-from . import notices, service
+from . import dispatch, notices, service
 from .models import OPEN_STATUSES, Breach, BreachDelivery
 
+# ``dispatch`` registers the job that sends a notice to the rest of the affected people.
+SENDER = dispatch.SEND_KIND
 CHECK_KIND = "breach.check_clocks"
 STAGES = (50, 90)
 

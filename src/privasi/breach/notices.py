@@ -25,8 +25,6 @@ from privasi.orgs import service as orgs
 from privasi.orgs.service import Principal
 from privasi.policy import service as policies
 from privasi.policy.schema import Policy
-from privasi.policy.vocab import PurposeKind
-from privasi.subjects import service as subjects
 
 from . import affected, service
 from .models import AUDIENCES, Breach, BreachDelivery, BreachNotice
@@ -213,28 +211,7 @@ def _require_approved(notice: BreachNotice) -> None:
         raise InvalidTransition(f"the {notice.audience} notice must be approved by a DPO first")
 
 
-def _whatsapp_opted_in(session: PrivasiSession, policy: Policy, subject_ids: list[str]) -> set[str]:
-    """Subjects who may get WhatsApp service messages: a WhatsApp id on record and a non-marketing
-    purpose of the policy that uses WhatsApp allowed for them now (by contract, or by consent
-    they gave)."""
-    from privasi.consent import checks
-
-    purposes = [
-        p.id
-        for p in policy.purposes
-        if "whatsapp" in [c.value for c in p.channels] and p.kind is not PurposeKind.marketing
-    ]
-    if not purposes or not subject_ids:
-        return set()
-    allowed: set[str] = set()
-    for start in range(0, len(subject_ids), checks.MAX_CHECK):
-        chunk = subject_ids[start : start + checks.MAX_CHECK]
-        for purpose in purposes:
-            allowed |= {d.subject_id for d in checks.check(session, chunk, purpose) if d.allowed}
-    return allowed
-
-
-def _deliver(
+def deliver(
     session: PrivasiSession,
     notice: BreachNotice,
     recipient: str,
@@ -256,50 +233,6 @@ def _deliver(
     )
     session.add(row)
     return row
-
-
-def _send_to_subjects(
-    session: PrivasiSession, breach: Breach, notice: BreachNotice, policy: Policy
-) -> dict[str, int]:
-    channels = {c.value for c in policy.breach.channels}
-    rows = affected.affected_rows(session, breach)
-    whatsapp = (
-        _whatsapp_opted_in(session, policy, [r.subject_id for r in rows])
-        if "whatsapp" in channels
-        else set()
-    )
-    stats = {"email": 0, "whatsapp": 0, "unreachable": 0}
-    for row in rows:
-        subject = subjects.get_subject(session, row.subject_id)
-        params = message_params(notice, row.categories)
-        sent_any = False
-        wanted = [("email", "email" in channels or "whatsapp" not in channels)]
-        wanted.append(("whatsapp", row.subject_id in whatsapp))
-        for channel, wanted_here in wanted:
-            if not wanted_here or not _reachable(session, subject, channel):
-                continue
-            message = notify.enqueue(
-                session,
-                channel=channel,
-                template=TEMPLATES["subjects"],
-                lang=breach.notice_lang,
-                params=params,
-                subject_id=row.subject_id,
-                dedupe_key=f"breach:{notice.id}:{row.subject_id}:{channel}",
-            )
-            _deliver(session, notice, row.subject_id, channel, message_id=message.id)
-            stats[channel] += 1
-            sent_any = True
-        if not sent_any:
-            _deliver(session, notice, row.subject_id, "none", status="unreachable")
-            stats["unreachable"] += 1
-    return stats
-
-
-def _reachable(session: PrivasiSession, subject: Any, channel: str) -> bool:
-    if channel == "whatsapp":
-        return bool(subjects.identifiers(session, subject).get("whatsapp"))
-    return subjects.contact_for(session, subject, channel) is not None
 
 
 def business_user_contacts(db: Database, org_ids: list[str]) -> dict[str, tuple[str, list[str]]]:
@@ -378,7 +311,11 @@ def send(
     if audience == "subjects":
         if not affected.affected_rows(session, breach):
             raise InvalidTransition("no affected subjects recorded: discover or import them first")
-        stats = _send_to_subjects(session, breach, notice, policy)
+        from . import dispatch
+
+        # The first batch goes at once; a job sends the rest, batch by batch.
+        stats = dispatch.dispatch_subjects(session, breach, notice, policy)
+        stats["remaining"] = dispatch.schedule_rest(session, breach, notice)
     elif audience == "business_users":
         if db is None:
             raise ValueError("sending to Business Users needs the database")
@@ -399,12 +336,12 @@ def send(
                     params=message_params(notice, breach.categories, name),
                     dedupe_key=f"breach:{notice.id}:{org_id}:{i}",
                 )
-                _deliver(
+                deliver(
                     session, notice, org_id, f"email{i}" if i else "email", message_id=message.id
                 )
                 stats["email"] += 1
             if not emails:
-                _deliver(session, notice, org_id, "none", status="unreachable")
+                deliver(session, notice, org_id, "none", status="unreachable")
                 stats["unreachable"] += 1
     else:
         text = (submission or "").strip()
@@ -414,7 +351,7 @@ def send(
                 field="submission",
             )
         notice.submission = text
-        _deliver(session, notice, "authority", "manual", status="submitted")
+        deliver(session, notice, "authority", "manual", status="submitted")
         stats = {"submitted": 1}
     notice.status = "sent"
     notice.sent_by = principal.actor
