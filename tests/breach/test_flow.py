@@ -225,9 +225,16 @@ def test_a_long_list_is_sent_in_batches_by_the_worker(db, clinic, monkeypatch):
 
     monkeypatch.setattr(dispatch, "BATCH", 2)
     system = orgs.system_principal(clinic.id)
+    from privasi.consent import service as consent
+    from privasi.notify import service as notify
+
     with db.session(clinic.id) as s:
         for name in ("joko", "kartika", "lestari", "made", "nadia"):
-            subjects.find_or_create(s, system, {"email": f"{name}@pasien.example"})
+            subject = subjects.find_or_create(s, system, {"email": f"{name}@pasien.example"})
+        # Nadia consented in English: her notice is in English, the others' in Indonesian.
+        proof = consent.Proof(None, "Send me the newsletter", "en", "web", "checkbox")
+        consent.grant(s, system, subject, "newsletter", proof)
+        nadia = subject.id
     breach_id = _breach(db, clinic, categories=["contact"])
     listed = "\n".join(
         f"{n}@pasien.example" for n in ("joko", "kartika", "lestari", "made", "nadia")
@@ -245,3 +252,6 @@ def test_a_long_list_is_sent_in_batches_by_the_worker(db, clinic, monkeypatch):
         rows = notices.deliveries(s, breaches.get(s, breach_id))
     assert len(rows) == 5 and len({r.recipient for r in rows}) == 5
     assert {r.channel for r in rows} == {"email"}
+    with db.session(clinic.id) as s:
+        langs = {r.recipient: notify.message_status(s, r.outbox_message_id).lang for r in rows}
+    assert langs.pop(nadia) == "en" and set(langs.values()) == {"id"}

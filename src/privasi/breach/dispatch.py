@@ -4,7 +4,7 @@ The first batch goes out in the request that sends the notice; the rest is sent 
 batch per transaction. A person is picked only while they have no delivery row for the notice,
 and every outbox message carries a dedupe key, so a batch replayed after a crash sends nothing
 twice. People are reached by e-mail and, where they opted into WhatsApp service messages, by
-WhatsApp; someone reachable on neither is recorded as unreachable for staff to follow up.
+WhatsApp, in the language they last used with the organisation; someone reachable on neither is recorded as unreachable for staff to follow up.
 """
 
 from __future__ import annotations
@@ -56,6 +56,17 @@ def _reachable(session: PrivasiSession, subject: Any, channel: str) -> bool:
     return subjects.contact_for(session, subject, channel) is not None
 
 
+def _language(session: PrivasiSession, subject_id: str, default: str) -> str:
+    """The language the person last used with the organisation (that of their latest consent),
+    else the organisation's notice language."""
+    from privasi.consent import service as consent
+
+    for event in reversed(consent.history(session, subject_id)):
+        if event.language in ("id", "en"):
+            return event.language
+    return default
+
+
 def _pending(
     session: PrivasiSession, breach: Breach, notice: BreachNotice, limit: int
 ) -> list[BreachSubject]:
@@ -89,6 +100,7 @@ def dispatch_subjects(
     for row in rows:
         subject = subjects.get_subject(session, row.subject_id)
         params = notices.message_params(notice, row.categories)
+        lang = _language(session, row.subject_id, breach.notice_lang)
         sent_any = False
         wanted = [("email", "email" in channels or "whatsapp" not in channels)]
         wanted.append(("whatsapp", row.subject_id in whatsapp))
@@ -99,7 +111,7 @@ def dispatch_subjects(
                 session,
                 channel=channel,
                 template=notices.TEMPLATES["subjects"],
-                lang=breach.notice_lang,
+                lang=lang,
                 params=params,
                 subject_id=row.subject_id,
                 dedupe_key=f"breach:{notice.id}:{row.subject_id}:{channel}",
