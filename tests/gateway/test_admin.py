@@ -195,3 +195,53 @@ def test_cli_configure_show_test(org, settings, db, upstream):
     assert "1 model" in tested.output
     assert upstream.headers[-1]["authorization"] == f"Bearer {UPSTREAM_KEY}"
     assert upstream.requests == []  # no chat was sent
+
+
+def test_a_policy_without_a_chat_store_keeps_no_logs(make_org, publish_example, db):
+    org = make_org("tekino-like")
+    publish_example(org, "tekino")
+    with db.session(org.id) as s:
+        terms = service.current_terms(s, None)  # tekino declares one AI provider
+    assert terms.recipient.id == "ai_providers" and terms.keep_logs is False
+    # its messaging rule runs from the contract's end, which the gateway cannot see
+    assert terms.retention == service.DEFAULT_CHAT_RETENTION
+
+
+def test_concurrent_turns_of_one_conversation_do_not_lose_placeholders(org, db):
+    with db.session(org.id) as s:
+        terms = service.current_terms(s, "groq")
+        first = conversations.open_conversation(s, "key1", token=None, derived=None)
+        conversations.save_mapping(s, first, api_key_id="key1", terms=terms)
+    token = first.token
+    with db.session(org.id) as s:
+        a = conversations.open_conversation(s, "key1", token=token, derived=None)
+        b = conversations.open_conversation(s, "key1", token=token, derived=None)
+    a.mapping.placeholder_for("", "PERSON", "Budi Santoso")
+    b.mapping.placeholder_for("", "PERSON", "Rina Wijaya")
+    with db.session(org.id) as s:
+        assert conversations.save_mapping(s, a, api_key_id="key1", terms=terms) is True
+    with db.session(org.id) as s:
+        # b read the mapping before a saved: it must start again, not overwrite a's <PERSON_1>
+        assert conversations.save_mapping(s, b, api_key_id="key1", terms=terms) is False
+    with db.session(org.id) as s:
+        again = conversations.open_conversation(s, "key1", token=token, derived=None)
+    assert again.mapping.value_for("", "<PERSON_1>") == "Budi Santoso"
+    with db.session(org.id) as s, pytest.raises(Exception, match="unknown or has expired"):
+        conversations.open_conversation(s, "other-key", token=token, derived=None)
+
+
+def test_two_first_calls_of_one_end_user_meet_in_one_conversation(org, db):
+    with db.session(org.id) as s:
+        terms = service.current_terms(s, "groq")
+        a = conversations.open_conversation(s, "key1", token=None, derived="pvu_same")
+    with db.session(org.id) as s:
+        b = conversations.open_conversation(s, "key1", token=None, derived="pvu_same")
+    a.mapping.placeholder_for("", "PERSON", "Budi Santoso")
+    with db.session(org.id) as s:
+        assert conversations.save_mapping(s, a, api_key_id="key1", terms=terms) is True
+    with db.session(org.id) as s:
+        assert conversations.save_mapping(s, b, api_key_id="key1", terms=terms) is False
+    with db.session(org.id) as s:
+        found = conversations.open_conversation(s, "key1", token=None, derived="pvu_same")
+        assert found.mapping.value_for("", "<PERSON_1>") == "Budi Santoso"
+        assert len(s.scalars(select(GatewayConversation)).all()) == 1

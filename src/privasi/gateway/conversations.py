@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from privasi.db import PrivasiSession, new_id, utcnow
 from privasi.errors import NotFound
@@ -30,6 +31,7 @@ class Conversation:
     digest: str
     mapping: ConversationMapping
     derived: bool
+    version: int = 0  # the row's version when its mapping was read, for the compare-and-set
 
 
 def _digest(token: str) -> str:
@@ -74,7 +76,7 @@ def open_conversation(
             vault = vault or vault_for(session)
             plain = vault.open_for_org(org_id, "secrets", row.mapping_sealed, _aad(row.id))
             mapping = ConversationMapping.from_json(plain)
-            return Conversation(row, wanted, digest, mapping, derived=token is None)
+            return Conversation(row, wanted, digest, mapping, token is None, row.version)
         if token is not None:
             raise NotFound("this conversation is unknown or has expired; start a new one")
         if row is not None:
@@ -115,18 +117,27 @@ def save_mapping(
         row.mapping_sealed = vault.seal_for_org(
             org_id, "secrets", conversation.mapping.to_json(), _aad(row.id)
         )
-        session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            # the same derived conversation was created by a simultaneous call: use theirs
+            return False
         conversation.row = row
+        conversation.version = 1
         return True
     sealed = vault.seal_for_org(org_id, "secrets", conversation.mapping.to_json(), _aad(row.id))
     result = session.execute(
         update(GatewayConversation)
-        .where(GatewayConversation.id == row.id, GatewayConversation.version == row.version)
-        .values(mapping_sealed=sealed, version=row.version + 1),
+        .where(
+            GatewayConversation.id == row.id,
+            GatewayConversation.version == conversation.version,
+        )
+        .values(mapping_sealed=sealed, version=conversation.version + 1),
         execution_options={"synchronize_session": False},
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
-    row.version += 1
+    conversation.version += 1
     return True

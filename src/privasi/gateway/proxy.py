@@ -190,7 +190,8 @@ class Call:
             if await asyncio.to_thread(self._save):
                 return self.redaction.body
             # another call of this conversation saved first: start again from its mapping
-            token = self.route.conversation.token
+            if not self.route.conversation.derived:
+                token = self.route.conversation.token
         raise GatewayError(
             409, "too many simultaneous calls in one conversation", "conversation_busy"
         )
