@@ -14,6 +14,7 @@ from starlette.responses import Response
 from privasi.audit import service as audit
 from privasi.consent import verification
 from privasi.errors import Locked, NotFound, PrivasiError
+from privasi.orgs import service as orgs
 from privasi.rights import downloads, execution, export, identity
 from privasi.rights import service as rights
 from privasi.rights.models import OPEN_STATUSES, RightsRequest
@@ -159,6 +160,22 @@ def _holds(page: StaffPage, request: RightsRequest, tasks: list[Any]) -> list[An
     return sorted(found.values(), key=lambda h: h.created_at)
 
 
+def _assignable(page: StaffPage) -> list[tuple[str, str]]:
+    if not page.can("requests.manage"):
+        return []
+    return [(u.id, u.name or u.email) for u in orgs.list_staff(page.session) if u.active]
+
+
+def _assignee(page: StaffPage, request: RightsRequest) -> str | None:
+    if request.assigned_to is None:
+        return None
+    try:
+        user = orgs.get_staff(page.session, request.assigned_to)
+    except NotFound:
+        return None
+    return user.name or user.email
+
+
 @router.get("/admin/requests/{request_id}")
 def detail(request: Request, request_id: str) -> Response:
     with staff_page(request, "requests.read") as page:
@@ -198,6 +215,8 @@ def detail(request: Request, request_id: str) -> Response:
             "code_channels": CODE_CHANNELS,
             "manual_kinds": ("manual",),
             "automatic_kinds": tuple(execution.EXECUTORS),
+            "assignable": _assignable(page),
+            "assignee": _assignee(page, found),
         }
         return page.render("admin/requests/detail.html", context)
 
