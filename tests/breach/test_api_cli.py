@@ -111,6 +111,7 @@ def test_api_register_clocks_and_notices(client, db, clinic):
         f"/api/v1/breaches/{breach_id}/authority-notice?format=html", headers=clinic.headers
     )
     assert doc.status_code == 200 and "<h1>Pemberitahuan kegagalan" in doc.text
+    assert '<section lang="en">\n<h1>Notice of a personal data breach</h1>' in doc.text
     assert "fajar@" not in doc.text
     pack = client.get(f"/api/v1/breaches/{breach_id}/evidence", headers=clinic.headers).json()
     assert pack["affected"]["total"] == 1 and "fajar@" not in json.dumps(pack)

@@ -198,8 +198,10 @@ def _affected_block(
 
 
 def markdown_to_html(text: str, lang: str, title: str) -> str:
-    """The small Markdown the document uses (headings, lists, rules, paragraphs) as HTML."""
-    out: list[str] = []
+    """The small Markdown the document uses (headings, lists, rules, paragraphs) as HTML; each
+    language's part is a section marked with its language, for screen readers."""
+    langs = iter(service.LANGS)
+    out: list[str] = [f'<section lang="{next(langs, lang)}">']
     in_list = 0
     for raw in text.splitlines():
         line = raw.rstrip()
@@ -217,12 +219,13 @@ def markdown_to_html(text: str, lang: str, title: str) -> str:
         elif line.startswith("# "):
             out.append(f"<h1>{html.escape(line[2:])}</h1>")
         elif line == "---":
-            out.append("<hr>")
+            out.append(f'</section>\n<hr>\n<section lang="{next(langs, lang)}">')
         elif re.fullmatch(r"_.*_", line):
             out.append(f"<p><em>{html.escape(line[1:-1])}</em></p>")
         elif line:
             out.append(f"<p>{html.escape(line)}</p>")
     out.extend("</ul>" for _ in range(in_list))
+    out.append("</section>")
     return (
         f'<!doctype html>\n<html lang="{lang}"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title></head>\n<body>\n"
