@@ -319,21 +319,23 @@ def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     def connector(batch: list[tuple[str, list[str]]]) -> float:
         """The connector alone: its executor, in the task's transaction, as the job calls it."""
         start = time.perf_counter()
-        for request_id, task_ids in batch:
-            for task_id in task_ids:
-                with db.session(org_id) as s:
-                    task = execution.lock_task(s, task_id)
-                    sql_connector.run_sql(s, rights.get_request(s, request_id), task)
+        for _, task_ids in batch:
+            with execution.task_guard(db, *task_ids) as mine, db.session(org_id) as s:
+                tasks, request = execution.lock_tasks_and_request(s, mine)
+                sql_connector.prepare_sql(s, request, tasks)
+                s.commit()
+                for task in tasks:
+                    sql_connector.run_sql(s, request, task)
                     task.status = "done"
+                    s.commit()
         return time.perf_counter() - start
 
     def whole_tasks(batch: list[tuple[str, list[str]]]) -> float:
         """The rights task around it: status, attempts, lock, audit event (on another copy)."""
         start = time.perf_counter()
         for request_id, task_ids in batch:
-            for task_id in task_ids:
-                if not execution._run_one(db, task_org, request_id, task_id):
-                    raise SystemExit("a connector task failed; see the task's last_error")
+            if execution._run_all(db, task_org, request_id, task_ids):
+                raise SystemExit("a connector task failed; see the task's last_error")
         return time.perf_counter() - start
 
     # Interleaved rounds, so a burst of load from other processes (a shared machine, disks

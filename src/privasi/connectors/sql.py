@@ -33,7 +33,7 @@ from privasi.policy.models import PolicyVersion
 from privasi.policy.systems import System
 from privasi.policy.vocab import StartEvent
 from privasi.rights import service as rights
-from privasi.rights.execution import executor, lock_task
+from privasi.rights.execution import executor, lock_task, preparer
 from privasi.rights.export import attach_records
 from privasi.rights.models import RequestTask, RightsRequest
 from privasi.subjects import identifiers as ident
@@ -135,10 +135,20 @@ def hash_key(session: PrivasiSession, system: System) -> bytes:
     return hashlib.sha256(bytes.fromhex(derived)).digest()
 
 
+# Per session: a request's sql tasks run in one session (``execution._run_all``), and its subject's
+# identifiers and each task's planned work are read once for all of them.
+_HELD = "privasi.connectors.sql.held"
+_PLANNED = "privasi.connectors.sql.planned"
+
+
 def subject_identifiers(session: PrivasiSession, request: RightsRequest) -> dict[str, list[str]]:
     if request.subject_id is None:
         raise ConnectorError("the request is not matched to a data subject")
-    return subjects.identifiers_of(session, request.subject_id)
+    held: dict[str, dict[str, list[str]]] = session.info.setdefault(_HELD, {})
+    found = held.get(request.subject_id)
+    if found is None:
+        found = held[request.subject_id] = subjects.identifiers_of(session, request.subject_id)
+    return found
 
 
 def _save(task: RequestTask, **changes: Any) -> None:
@@ -210,6 +220,20 @@ def _walk(
 Work = tuple[Mapped, list[str], Apply, dict[str, Any]]
 
 
+def _first_keys(
+    session: PrivasiSession, task: RequestTask, conn: Connection, work: list[Work]
+) -> bool:
+    """Look up and record (not commit) the first batch of each table not started yet; True when
+    some batch is pending, so the caller must commit before applying it."""
+    fresh = [w for w in work if not _table_state(task, w[0].name)]
+    for mapped, values, _, _ in fresh:
+        keys = tables.next_keys(conn, mapped, values, None, BATCH_ROWS)
+        state: dict[str, Any] = {"rows": 0, "batches": 1 if keys else 0}
+        state.update({"pending": keys} if keys else {"done": True})
+        _put_table(session, task, mapped.name, state)
+    return any(_table_state(task, w[0].name).get("pending") for w in fresh)
+
+
 def _run_tables(
     session: PrivasiSession, task: RequestTask, engine: Engine, work: list[Work]
 ) -> RequestTask:
@@ -218,13 +242,7 @@ def _run_tables(
     table, so this is the only bookkeeping commit of the task). The look-up may share the first
     table's transaction: it only reads, and the batch is replayable anyway."""
     with engine.connect() as conn:
-        fresh = [w for w in work if not _table_state(task, w[0].name)]
-        for mapped, values, _, _ in fresh:
-            keys = tables.next_keys(conn, mapped, values, None, BATCH_ROWS)
-            state: dict[str, Any] = {"rows": 0, "batches": 1 if keys else 0}
-            state.update({"pending": keys} if keys else {"done": True})
-            _put_table(session, task, mapped.name, state)
-        if any(_table_state(task, w[0].name).get("pending") for w in fresh):
+        if _first_keys(session, task, conn, work):
             task = _checkpoint(session, task)
         for mapped, values, apply, extra in work:
             task = _walk(session, task, conn, mapped, values, apply)
@@ -289,6 +307,20 @@ def run_erase(
     engine: Engine,
     mapped: list[Mapped],
 ) -> None:
+    work = _planned(session, task) or erase_work(session, request, task, system, mapped)
+    task = _run_tables(session, task, engine, work)
+    _save(task, kept=list((task.result or {}).get("keep") or []))
+
+
+def erase_work(
+    session: PrivasiSession,
+    request: RightsRequest,
+    task: RequestTask,
+    system: System,
+    mapped: list[Mapped],
+) -> list[Work]:
+    """Each table's erasure, in the order it must run (tables with nothing to do are recorded
+    as skipped)."""
     held = subject_identifiers(session, request)
     keep = list((task.result or {}).get("keep") or [])
     kept_categories = {c for entry in keep for c in entry.get("categories", [])}
@@ -309,8 +341,7 @@ def run_erase(
         if plan.kept_columns:
             extra["kept_columns"] = plan.kept_columns
         work.append((table, values, apply, extra))
-    task = _run_tables(session, task, engine, work)
-    _save(task, kept=keep)
+    return work
 
 
 # --- rectification ------------------------------------------------------------------------------
@@ -344,9 +375,24 @@ def run_rectify(
     engine: Engine,
     mapped: list[Mapped],
 ) -> None:
+    work = _planned(session, task) or rectify_work(session, request, task, system, mapped)
+    changes: dict[str, str] = rights.details_of(session, request).get("changes", {})
+    applied = {f for f in changes for m, *_ in work if corrections(m, {f: changes[f]})}
+    task = _run_tables(session, task, engine, work)
+    _save(task, applied=sorted(applied), elsewhere=sorted(set(changes) - applied))
+
+
+def rectify_work(
+    session: PrivasiSession,
+    request: RightsRequest,
+    task: RequestTask,
+    system: System,
+    mapped: list[Mapped],
+) -> list[Work]:
+    """Each table's corrections, tables found through another first (tables with nothing to
+    correct are recorded as skipped)."""
     held = subject_identifiers(session, request)
     changes: dict[str, str] = rights.details_of(session, request).get("changes", {})
-    applied: set[str] = set()
     work: list[Work] = []
     # Tables found through another first: a corrected identifier would hide them otherwise.
     for table in sorted(mapped, key=lambda m: m.parent is None):
@@ -362,12 +408,38 @@ def run_rectify(
             return tables.correct(conn, m, fix, keys)
 
         work.append((table, values, apply, {"columns": sorted(fix)}))
-        applied.update(f for f in changes if corrections(table, {f: changes[f]}))
-    task = _run_tables(session, task, engine, work)
-    _save(task, applied=sorted(applied), elsewhere=sorted(set(changes) - applied))
+    return work
 
 
 ACTIONS = {"access": run_access, "erase": run_erase, "rectify": run_rectify}
+PLANS = {"erase": erase_work, "rectify": rectify_work}
+
+
+def _planned(session: PrivasiSession, task: RequestTask) -> list[Work] | None:
+    found: list[Work] | None = session.info.get(_PLANNED, {}).pop(task.id, None)
+    return found
+
+
+@preparer("sql")
+def prepare_sql(session: PrivasiSession, request: RightsRequest, tasks: list[RequestTask]) -> None:
+    """Every table's first batch of keys for all of a request's sql erasures and corrections,
+    recorded for the caller's one commit: with one batch per table (most subjects), the only
+    bookkeeping commit before the tasks' own. A task whose database cannot be reached is left
+    for its run, which reports the error."""
+    for task in tasks:
+        plan = PLANS.get(task.action)
+        if plan is None or task.status in ("done", "skipped"):
+            continue
+        try:
+            system = system_of(session, task.system_id)
+            engine, mapped = connect(session, system)
+            work = plan(session, request, task, system, mapped)
+            with engine.connect() as conn:
+                _first_keys(session, task, conn, work)
+                conn.rollback()
+        except (SQLAlchemyError, ConnectorError):
+            continue
+        session.info.setdefault(_PLANNED, {})[task.id] = work
 
 
 @executor("sql")

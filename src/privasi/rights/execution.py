@@ -253,9 +253,8 @@ def run_tasks(db: Database, request_id: str) -> dict[str, str]:
                 and (t.kind == "privasi") == (phase == "privasi")
                 and not waits_for_systems(request, t, tasks)
             ]
-        for task_id in todo:
-            if not _run_one(db, org_id, request_id, task_id):
-                failed.append(task_id)
+        if todo:
+            failed.extend(_run_all(db, org_id, request_id, todo))
     with db.session(org_id) as session:
         request = rights.get_request(session, request_id)
         tasks = rights.tasks_of(session, request)
@@ -284,20 +283,22 @@ def lock_task(session: PrivasiSession, task_id: str) -> RequestTask:
     return task
 
 
-def lock_task_and_request(
-    session: PrivasiSession, task_id: str
-) -> tuple[RequestTask, RightsRequest]:
-    """``lock_task`` and the task's request, in one query (one round trip fewer per task)."""
-    row = session.execute(
+def lock_tasks_and_request(
+    session: PrivasiSession, task_ids: list[str]
+) -> tuple[list[RequestTask], RightsRequest]:
+    """Tasks of one request, locked as ``lock_task`` does, and their request, in one query."""
+    rows = session.execute(
         select(RequestTask, RightsRequest)
         .join(RightsRequest, RightsRequest.id == RequestTask.request_id)
-        .where(RequestTask.id == task_id)
+        .where(RequestTask.id.in_(task_ids))
+        .order_by(RequestTask.id)
         .with_for_update(of=RequestTask)
         .execution_options(populate_existing=True)
-    ).first()
-    if row is None:
+    ).all()
+    if len(rows) != len(set(task_ids)) or len({r[1].id for r in rows}) != 1:
         raise NotFound("task not found")
-    return row[0], row[1]
+    order = {t: i for i, t in enumerate(task_ids)}
+    return sorted((r[0] for r in rows), key=lambda t: order[t.id]), rows[0][1]
 
 
 _running: set[str] = set()
@@ -310,14 +311,14 @@ def _advisory_key(task_id: str) -> int:
 
 
 @contextmanager
-def task_guard(db: Database, task_id: str) -> Iterator[bool]:
-    """Whether this caller may run the task now, held for the whole run.
+def task_guard(db: Database, *task_ids: str) -> Iterator[list[str]]:
+    """The tasks this caller may run now (the others run elsewhere), held for the whole run.
 
-    On PostgreSQL the task's row lock (``lock_task``) ends at every commit, and an executor
+    On PostgreSQL the tasks' row locks (``lock_task``) end at every commit, and an executor
     commits after each batch's keys, so a second worker (a second job for the request, or a job
-    whose lease ran out) could take the task between two batches and count rows twice. A
-    session-level advisory lock, on a connection of its own that commits nothing, lasts across
-    those commits until the run ends (or the connection dies with the process).
+    whose lease ran out) could take a task between two batches and count rows twice. A
+    session-level advisory lock per task, on a connection of its own that commits nothing, lasts
+    across those commits until the run ends (or the connection dies with the process).
 
     On SQLite the database is privasi's one-process setup (``privasi serve`` with its worker in
     the same process, which runs jobs one after another); there is no row lock to lose between
@@ -325,87 +326,139 @@ def task_guard(db: Database, task_id: str) -> Iterator[bool]:
     running the same task together. Several processes on one SQLite file are not supported.
     """
     if db.is_postgres:
-        key = _advisory_key(task_id)
+        keys = {_advisory_key(t): t for t in task_ids}
         with db.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            mine = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
+            got = [
+                int(key)
+                for key, mine in conn.execute(
+                    text("SELECT k, pg_try_advisory_lock(k) FROM unnest(:keys) AS k"),
+                    {"keys": list(keys)},
+                )
+                if mine
+            ]
             try:
-                yield mine
+                yield [t for k, t in keys.items() if k in got]
             finally:
-                if mine:
+                if got:
                     try:
-                        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                        conn.execute(
+                            text("SELECT pg_advisory_unlock(k) FROM unnest(:keys) AS k"),
+                            {"keys": got},
+                        )
                     except Exception:
-                        # Never hand a connection still holding the lock back to the pool.
+                        # Never hand a connection still holding the locks back to the pool.
                         conn.invalidate()
                         raise
         return
     with _running_lock:
-        mine = task_id not in _running
-        _running.add(task_id)
+        held = [t for t in dict.fromkeys(task_ids) if t not in _running]
+        _running.update(held)
     try:
-        yield mine
+        yield held
     finally:
-        if mine:
-            with _running_lock:
-                _running.discard(task_id)
+        with _running_lock:
+            _running.difference_update(held)
+
+
+Preparer = Callable[[PrivasiSession, RightsRequest, list[RequestTask]], None]
+PREPARERS: dict[str, Preparer] = {}
+
+
+def preparer(kind: str) -> Callable[[Preparer], Preparer]:
+    """Register work an executor kind does once for all of a request's tasks of that kind before
+    they run, recorded in the tasks (the connectors look up and record every table's first
+    batch of keys, so one commit covers them all)."""
+
+    def register(fn: Preparer) -> Preparer:
+        PREPARERS[kind] = fn
+        return fn
+
+    return register
 
 
 def _run_one(db: Database, org_id: str, request_id: str, task_id: str) -> bool:
-    with task_guard(db, task_id) as mine:
+    return not _run_all(db, org_id, request_id, [task_id])
+
+
+def _run_all(db: Database, org_id: str, request_id: str, task_ids: list[str]) -> list[str]:
+    """Run these tasks of one request in one session: locked and marked running together,
+    prepared by their kinds' preparers in the same commit, then each run and committed with its
+    audit event. Returns the ids of the tasks that failed, wait for a result, or run elsewhere."""
+    with task_guard(db, *task_ids) as mine:
+        # Tasks another worker runs now are left to it; the job's retry will find them finished.
+        failed = [t for t in task_ids if t not in mine]
         if not mine:
-            # Another worker runs this task now; the job's retry will find it finished.
-            log.info("rights task already running", extra={"task_id": task_id})
-            return False
-        return _run_guarded(db, org_id, request_id, task_id)
+            return failed
+        with db.session(org_id) as session:
+            tasks, request = _start(session, mine)
+            if request.id != request_id:
+                raise NotFound("task not found")
+            for kind in dict.fromkeys(t.kind for t in tasks):
+                prepare = PREPARERS.get(kind)
+                if prepare is not None:
+                    try:
+                        prepare(session, request, [t for t in tasks if t.kind == kind])
+                    except Exception:
+                        # Each task meets the problem again when it runs, and reports it.
+                        session.rollback()
+                        tasks, request = _start(session, [t.id for t in tasks])
+                        break
+            session.commit()
+            for task in tasks:
+                if not _run_task(session, org_id, request, task):
+                    failed.append(task.id)
+    return failed
 
 
-def _run_guarded(db: Database, org_id: str, request_id: str, task_id: str) -> bool:
-    with db.session(org_id) as session:
-        task = session.get(RequestTask, task_id)
-        if task is None or task.status in ("done", "skipped"):
-            return True
+def _start(session: PrivasiSession, task_ids: list[str]) -> tuple[list[RequestTask], RightsRequest]:
+    tasks, request = lock_tasks_and_request(session, task_ids)
+    # Another worker may have finished some while this one waited for the lock.
+    tasks = [t for t in tasks if t.status not in ("done", "skipped")]
+    for task in tasks:
         task.status = "running"
         task.attempts += 1
-    try:
-        with db.session(org_id) as session:
-            task, request = lock_task_and_request(session, task_id)
-            if task.status in ("done", "skipped"):
-                return True  # another worker finished it while this one waited for the lock
-            run = PRIVASI_ACTIONS[task.action] if task.kind == "privasi" else EXECUTORS[task.kind]
-            from privasi.retention.service import erasure_held
+    return tasks, request
 
-            if request.type == "erasure" and erasure_held(session, request, task):
-                return False  # a legal hold keeps the data: the task waits, showing its reason
-            run(session, request, task)
-            task.status = "done"
-            task.completed_at = utcnow()
-            task.completed_by = "privasi"
-            rights.audit_step(
-                session,
-                system_principal(org_id, "rights"),
-                request,
-                "request.task_done",
-                system=task.system_id,
-                task_action=task.action,
-            )
+
+def _run_task(
+    session: PrivasiSession, org_id: str, request: RightsRequest, task: RequestTask
+) -> bool:
+    task_id = task.id
+    try:
+        run = PRIVASI_ACTIONS[task.action] if task.kind == "privasi" else EXECUTORS[task.kind]
+        run(session, request, task)
+        task.status = "done"
+        task.completed_at = utcnow()
+        task.completed_by = "privasi"
+        rights.audit_step(
+            session,
+            system_principal(org_id, "rights"),
+            request,
+            "request.task_done",
+            system=task.system_id,
+            task_action=task.action,
+        )
+        session.commit()
         return True
     except TaskWaiting:
-        with db.session(org_id) as session:
-            task = session.get(RequestTask, task_id)
-            if task is not None and task.status != "done":
-                task.status = "waiting"
+        session.rollback()
+        found = session.get(RequestTask, task_id)
+        if found is not None and found.status != "done":
+            found.status = "waiting"
+        session.commit()
         return False
     except Exception as exc:
         log.warning(
             "rights task failed",
-            extra={"request_id": request_id, "task_id": task_id, "error": type(exc).__name__},
+            extra={"request_id": request.id, "task_id": task_id, "error": type(exc).__name__},
         )
-        with db.session(org_id) as session:
-            task = session.get(RequestTask, task_id)
-            if task is not None and task.status != "done":
-                task.status = "failed"
-                task.result = {**(task.result or {}), "error": type(exc).__name__}
+        session.rollback()
+        found = session.get(RequestTask, task_id)
+        if found is not None and found.status != "done":
+            found.status = "failed"
+            found.result = {**(found.result or {}), "error": type(exc).__name__}
+        session.commit()
         return False
 
 
