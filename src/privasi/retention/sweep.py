@@ -40,14 +40,19 @@ from privasi.subjects import service as subjects
 from privasi.subjects.models import Subject
 from privasi.vault.service import vault_for
 
-BATCH_ROWS = 2000
+BATCH_ROWS = 5000
 LEASE = timedelta(minutes=2)
 Beat = Callable[[], object]
 
 
-def _digest(previous: str, keys: list[Any]) -> str:
-    batch = hashlib.sha256(json.dumps(keys, separators=(",", ":"), default=str).encode())
-    return hashlib.sha256((previous + batch.hexdigest()).encode()).hexdigest()
+def batch_digest(keys: list[Any]) -> str:
+    """SHA-256 of a batch's keys in order (JSON): anyone holding the keys can show it."""
+    return hashlib.sha256(json.dumps(keys, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def _digest(previous: str, batch: str) -> str:
+    """The run's digest: each batch's digest chained onto the previous value."""
+    return hashlib.sha256((previous + batch).encode()).hexdigest()
 
 
 # --- statements on a business table ------------------------------------------------------------
@@ -140,15 +145,34 @@ def _key_expr(mapped: Mapped) -> Any:
 
 
 def _next_keys(
-    conn: Connection, mapped: Mapped, due: sa.ColumnElement[bool], after: list[Any] | None, n: int
-) -> list[list[Any]]:
+    conn: Connection, mapped: Mapped, due: sa.ColumnElement[bool], after: Any, n: int
+) -> list[Any]:
+    """The next batch's keys in key order: plain values for a one-column key, lists otherwise."""
     query = select(*mapped.key).where(due)
     if after is not None:
-        query = query.where(
-            _key_expr(mapped) > (after[0] if len(after) == 1 else sa.tuple_(*after))
-        )
-    rows = conn.execute(query.order_by(*mapped.key).limit(n))
-    return [[tables._plain(v) if not isinstance(v, int | str) else v for v in row] for row in rows]
+        bound = after if len(mapped.key) == 1 else sa.tuple_(*after)
+        query = query.where(_key_expr(mapped) > bound)
+    query = query.order_by(*mapped.key).limit(n)
+    if len(mapped.key) == 1:
+        result = conn.execute(query)
+        if isinstance(mapped.key[0].type, sa.Integer | sa.String):
+            # Integer and text keys need no result processing: read the driver's rows directly
+            # (building a Row per key costs more than finding it).
+            return [row[0] for row in result.cursor.fetchall()]
+        return [tables._plain(v) for v in result.scalars().all()]
+    rows = conn.execute(query).all()
+    return [[v if isinstance(v, int | str) else tables._plain(v) for v in row] for row in rows]
+
+
+def _batch(key: str, keys: list[Any], single: bool) -> dict[str, Any]:
+    """What the run keeps about the batch being applied: its key range (or its keys, for a
+    composite key), how many and their digest, so a replay after a crash is counted exactly."""
+    batch: dict[str, Any] = {"target": key, "count": len(keys), "digest": batch_digest(keys)}
+    if single:
+        batch.update(first=keys[0], last=keys[-1])
+    else:
+        batch["keys"] = keys
+    return batch
 
 
 def _apply(
@@ -156,12 +180,15 @@ def _apply(
     target: TableTarget,
     mapped: Mapped,
     due: sa.ColumnElement[bool],
-    keys: list[list[Any]],
+    batch: dict[str, Any],
 ) -> int:
-    if len(mapped.key) == 1:
-        by_key = mapped.key[0].in_([k[0] for k in keys])
+    if "keys" not in batch:
+        # The batch is every due row between its first and last key (keyset order, the same
+        # predicate): a range the primary key's index walks, rather than thousands of parameters.
+        column = mapped.key[0]
+        by_key = sa.and_(column >= batch["first"], column <= batch["last"])
     else:
-        by_key = sa.tuple_(*mapped.key).in_([tuple(k) for k in keys])
+        by_key = sa.tuple_(*mapped.key).in_([tuple(k) for k in batch["keys"]])
     if target.delete_rows:
         statement: Any = sa.delete(mapped.table).where(by_key, due)
     else:
@@ -321,13 +348,13 @@ class Runner:
         if self.beat is not None:
             self.beat()
 
-    def _record(self, run: RetentionRun, key: str, n: int, keys: list[Any], after: Any) -> None:
+    def _record(self, run: RetentionRun, key: str, n: int, digest: str | None, after: Any) -> None:
         if self.rule.action is RetentionAction.anonymise:
             run.anonymised += n
         else:
             run.deleted += n
-        if keys:
-            run.digest = _digest(run.digest, keys)
+        if digest is not None:
+            run.digest = _digest(run.digest, digest)
             run.batches += 1
         progress = dict(run.progress or {})
         entry = dict(progress.get(key, {}))
@@ -375,32 +402,44 @@ class Runner:
         mapped = next(m for m in mapped_all if m.spec.name == target.spec.name)
         moment = rules.cutoff(self.rule, as_of)
         due = _due(target, mapped, moment, held_values)
+        single = len(mapped.key) == 1
         if pending is not None and pending.get("target") == target.key:
-            keys = pending["keys"]
             with engine.begin() as conn:
-                redone = _apply(conn, target, mapped, due, keys)
+                redone = _apply(conn, target, mapped, due, pending)
             # Nothing left to do means the killed process had committed the whole batch.
-            self._close_batch(target.key, redone or len(keys), keys)
+            self._close_batch(target.key, redone or pending["count"], pending)
         with self.db.session(self.org_id) as session:
             after = (self._locked(session).progress or {}).get(target.key, {}).get("after")
-        while True:
-            with engine.connect() as conn:
-                keys = _next_keys(conn, mapped, due, after, self.batch)
-            if not keys:
-                return
-            with self.db.session(self.org_id) as session:
-                self._locked(session).pending = {"target": target.key, "keys": keys}
+        with engine.connect() as conn:
+            keys = _next_keys(conn, mapped, due, after, self.batch)
+        if not keys:
+            return
+        batch: dict[str, Any] | None = _batch(target.key, keys, single)
+        with self.db.session(self.org_id) as session:
+            self._locked(session).pending = batch
+        while batch is not None:
             with engine.begin() as conn:
-                changed = _apply(conn, target, mapped, due, keys)
-            self._close_batch(target.key, changed, keys)
-            after = keys[-1]
+                changed = _apply(conn, target, mapped, due, batch)
+            with engine.connect() as conn:
+                keys = _next_keys(conn, mapped, due, keys[-1], self.batch)
+            following = _batch(target.key, keys, single) if keys else None
+            # One commit records the batch just applied and announces the next one.
+            self._close_batch(target.key, changed, batch, following)
+            batch = following
             self._tick()
 
-    def _close_batch(self, key: str, n: int, keys: list[Any]) -> None:
+    def _close_batch(
+        self,
+        key: str,
+        n: int,
+        batch: dict[str, Any],
+        following: dict[str, Any] | None = None,
+    ) -> None:
         with self.db.session(self.org_id) as session:
             run = self._locked(session)
-            self._record(run, key, n, keys, keys[-1])
-            run.pending = None
+            last = batch["last"] if "last" in batch else batch["keys"][-1]
+            self._record(run, key, n, batch["digest"], last)
+            run.pending = following
 
     # --- privasi's subject records
     def _subjects(self, target: PrivasiTarget, as_of: datetime, held: set[str]) -> None:
@@ -420,7 +459,8 @@ class Runner:
                     vault.shred(self.org_id, subject_id, session=session)
                 gone = session.execute(delete(Subject).where(Subject.id.in_(expired)))
                 n = int(gone.rowcount or 0) if expired else 0  # type: ignore[attr-defined]
-                self._record(run, key, n, sorted(expired), last)
+                digest = batch_digest(sorted(expired)) if expired else None
+                self._record(run, key, n, digest, last)
                 run.shredded += n
             self._tick()
 
@@ -444,7 +484,8 @@ class Runner:
                     )
                     gone = session.execute(delete(ConsentState).where(*where))
                     n = int(gone.rowcount or 0)  # type: ignore[attr-defined]
-                    self._record(run, key, n, [f"{i}:{purpose}" for i in ids], ids[-1])
+                    digest = batch_digest([f"{i}:{purpose}" for i in ids])
+                    self._record(run, key, n, digest, ids[-1])
                 self._tick()
 
 
