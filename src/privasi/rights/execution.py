@@ -427,6 +427,11 @@ def _run_task(
     task_id = task.id
     try:
         run = PRIVASI_ACTIONS[task.action] if task.kind == "privasi" else EXECUTORS[task.kind]
+        from privasi.retention.service import erasure_held
+
+        if request.type == "erasure" and erasure_held(session, request, task):
+            session.commit()
+            return False  # a legal hold keeps the data: the task waits, showing its reason
         run(session, request, task)
         task.status = "done"
         task.completed_at = utcnow()
