@@ -131,7 +131,7 @@ class Checker:
         self.problems: list[str] = []
         self.checked: list[str] = []
 
-    def check(self, page: Any, label: str) -> None:
+    def check(self, page: Any, label: str, shot: str | None = None) -> None:
         results = self.axe.run(page)
         for violation in results.response["violations"]:
             if violation.get("impact") in BLOCKING:
@@ -140,7 +140,8 @@ class Checker:
                     f"{label}: {violation['id']} ({violation['impact']}) at {targets}"
                 )
         self.checked.append(label)
-        name = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:80]
+        # Named after the route, not its ids, so each run replaces the last run's pictures.
+        name = re.sub(r"[^a-z0-9]+", "-", (shot or label).lower()).strip("-")[:80]
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
@@ -215,7 +216,7 @@ def test_every_page_has_no_serious_accessibility_violation(
                 continue
             assert response.status < 400, f"{url} answered {response.status}"
             if "text/html" in (response.headers.get("content-type") or ""):
-                axe.check(page, f"{who} {url}")
+                axe.check(page, f"{who} {url}", shot=f"{who} {path}")
         return closed
 
     closed = walk("owner")
@@ -248,7 +249,10 @@ def test_every_page_has_no_serious_accessibility_violation(
         url = _fill(path, values)
         response = page.goto(f"{base}{url}")
         assert response is not None and response.status < 400, url
-        axe.check(page, f"visitor {url}")
+        axe.check(page, f"visitor {url}", shot=f"visitor {path}")
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        if wide > 375:
+            axe.problems.append(f"visitor {url}: the page is {wide}px wide on a 375px phone")
     slug = values["org_slug"]
     page.goto(f"{base}/privacy/{slug}/consent")
     page.fill("input[name=address]", EMAIL)
