@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from privasi.audit import service as audit
 from privasi.audit.chain import looks_personal
 from privasi.db import PrivasiSession, new_id, utcnow
-from privasi.errors import NotFound, RateLimited, ValidationFailed
+from privasi.errors import RateLimited, ValidationFailed
 from privasi.gateway.models import (
     GatewayChatLog,
     GatewayConversation,
@@ -109,16 +109,18 @@ def configure(
 
 def remove_upstream(
     session: PrivasiSession, principal: Principal, vault: Vault | None = None
-) -> None:
+) -> bool:
+    """Forget the upstream and its stored key; False when none was configured (nothing changes)."""
     row = get_upstream(session)
     if row is None:
-        raise NotFound("no upstream is configured for the gateway")
+        return False
     if row.credential and vault_service.has_secret(session, row.credential):
         vault_service.delete_secret(session, principal, row.credential, vault=vault)
     session.delete(row)
     session.flush()
     forget_config(session.require_org())
     audit.record(session, principal, "gateway.removed", vault=vault)
+    return True
 
 
 def upstream_key(
