@@ -145,7 +145,7 @@ def test_owner_creates_a_key_sees_it_once_and_revokes_it(
     )
     assert created.status_code == 200
     assert created.headers["cache-control"] == "no-store"
-    secret = re.search(r'value="(pvk_[^"]+)"', created.text)
+    secret = re.search(r'data-testid="new-token"[^>]*>(pvk_[^<]+)<', created.text)
     assert secret
     # the key works against the API with exactly its scopes
     headers = {"Authorization": f"Bearer {secret.group(1)}"}
