@@ -37,6 +37,7 @@ VALUES: dict[str, tuple[str, ...]] = {
     "admin.staff.role_help.": tuple(r.value for r in StaffRole),
     "admin.subjects.kinds.": IDENTIFIER_KINDS,
     "admin.subjects.consent_status.": ("granted", "withdrawn", "expired"),
+    "admin.subjects.states.": ("active", "erased", "merged"),
 }
 LABEL_RE = re.compile(r"""label\(\s*'(admin\.[a-z_.]+\.)'""")  # this dashboard's own prefixes
 

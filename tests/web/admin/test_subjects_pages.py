@@ -45,7 +45,7 @@ def test_subject_page_shows_consent_history_and_requests_and_is_audited(
     assert page.status_code == 200
     assert EMAIL in page.text and "+6281234567001" in page.text
     history = page.text.split('data-testid="consent-history"')[1].split("</table>")[0]
-    assert "newsletter" in history and "diberikan" in history
+    assert "Buletin" in history and "diberikan" in history  # the purpose's name in the policy
     assert f'href="/admin/requests/{rid}"' in page.text
     with db.session(shop.org_id) as s:
         reads = s.scalars(

@@ -16,7 +16,7 @@ from privasi.errors import NotFound, ValidationFailed
 from privasi.rights import service as rights
 from privasi.subjects import service as subjects
 from privasi.subjects.models import Subject
-from privasi.web.admin.views import AdminRoute, not_found, page_tools
+from privasi.web.admin.views import AdminRoute, not_found, page_lang, page_tools
 from privasi.web.common import FormText
 from privasi.web.staff import StaffPage, staff_page
 
@@ -35,6 +35,18 @@ def find(page: StaffPage, query: str) -> Subject | None:
     if not query:
         raise ValidationFailed("empty search")
     return subjects.find_by_identifier(page.session, search_kind(query), query)
+
+
+def purpose_names(page: StaffPage) -> dict[str, str]:
+    """Purpose ids to their names in the page's language; empty without a published policy."""
+    from privasi.consent.purposes import policy_in_effect
+
+    try:
+        policy, _ = policy_in_effect(page.session)
+    except NotFound:
+        return {}
+    lang = page_lang(page.request)
+    return {p.id: p.name.get(lang) for p in policy.purposes}
 
 
 def _list_page(page: StaffPage, **extra: object) -> Response:
@@ -88,5 +100,6 @@ def subject_detail(request: Request, subject_id: str) -> Response:
             "history": list(reversed(history)),
             "requests": requests,
             "number": rights.display_number,
+            "purpose_names": purpose_names(page) if show_consent else {},
         }
         return page.render("admin/subjects/detail.html", context)
