@@ -134,7 +134,20 @@ def blind_names(records: list[dict]) -> Iterator[None]:
         for w in r["text"][e["start"] : e["end"]].split()
     }
     original = names._words
-    loaders = (names.given_names, names.surnames, names.known_names, names.common_words)
+    loaders = (
+        names.given_names,
+        names.surnames,
+        names.known_names,
+        names.common_words,
+        names.never_names,
+    )
+    from privasi.pii import functions, people
+
+    loaders += (
+        people._settled_capitalised,
+        people._lower_name_forms,
+        functions._capitalised_given,
+    )
 
     def without_seen(filename: str) -> frozenset[str]:
         words = original(filename)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 
 from .config import RecognizerSpec
 from .names import (
@@ -87,11 +88,25 @@ def _after_place_noun(text: str, pos: int) -> bool:
 
 _PREV_WORD = re.compile(r"([A-Za-z]+)[ ]$")
 _NEXT_WORD = re.compile(r"[ ]([A-Za-z]+)")
-# words after which a lone name that is also a common word is read as a name
-_PERSON_PREPOSITIONS = frozenset(
-    ["by", "to", "from", "with", "for", "and", "or", "ask", "tell", "call", "thanks", "dari",
-     "untuk", "buat", "ke", "sama", "dengan", "oleh", "dan", "atau", "kepada", "bilang",
-     "kata", "minta", "ajak", "kasih", "titip", "si", "wa", "hp"]
+_PREV_CUE_WORD = re.compile(r"([A-Za-z]+)[.,:;()\"'-]{0,2}[ ]{1,2}\Z")
+# words that introduce a person: "minta tolong Soleh", "laptop Hanafi", "si Boim"
+PERSON_CUES = frozenset(
+    [
+        "sama", "sm", "bareng", "kata", "bilang", "bilangin", "tanya", "tanyain", "tanyakan",
+        "ajak", "suruh", "panggil", "panggilin", "hubungi", "telpon", "telepon", "nelpon",
+        "ditelpon", "ditelepon", "kabari", "kabarin", "titip", "nitip", "punya", "milik", "si",
+        "oleh", "by", "ask", "asked", "tell", "told", "spoke", "thank", "thanks", "makasih",
+        "cc", "pic", "dear", "dengan", "dgn", "per", "rumah", "laptop", "hp", "motor", "mobil",
+        "gaji", "laporan", "undangan", "nikahan", "kado", "anak", "istri", "suami", "tas",
+        "kamar", "akun", "rekening", "alamat", "ktp", "foto", "konfirmasi", "persetujuan",
+        "driver", "kurir", "courier", "teknisi", "technician", "satpam", "sopir", "supir",
+        "colleague", "rekan", "supervisor", "agent", "backup", "backup-nya", "pengganti",
+    ]
+)  # fmt: skip
+# after these (or the words above) a lone name that is also a common word is a name
+_PERSON_PREPOSITIONS = PERSON_CUES | frozenset(
+    ["to", "from", "with", "for", "and", "or", "call", "dari", "untuk", "buat", "ke", "dan",
+     "atau", "kepada", "kasih", "wa"]
 )  # fmt: skip
 # verbs that only a person does, after a sentence-initial name ("Bayu will cover ...")
 _PERSON_VERBS = frozenset(
@@ -103,9 +118,14 @@ _PERSON_VERBS = frozenset(
 _DETERMINERS = frozenset(["the", "a", "an", "our", "your", "their", "this", "that", "its"])
 
 
+_DETERMINER_ENDS = tuple(f" {d} " for d in _DETERMINERS) + tuple(f"\n{d} " for d in _DETERMINERS)
+
+
 def _after_determiner(text: str, start: int) -> bool:
-    prev = _PREV_WORD.search(text, max(0, start - 24), start)
-    return prev is not None and prev.group(1).lower() in _DETERMINERS
+    # one C-level suffix test on the few characters before (a space stands in for the
+    # start of the text)
+    before = " " + text[:start] if start < 7 else text[start - 7 : start]
+    return before.lower().endswith(_DETERMINER_ENDS)
 
 
 def _ambiguous_name_ok(text: str, start: int, end: int) -> bool:
@@ -121,7 +141,8 @@ def _ambiguous_name_ok(text: str, start: int, end: int) -> bool:
             return False  # a brand or a place: "Sari Roti", "Bintang Radler"
     if _sentence_start(text, start, end):
         return False
-    prev = _PREV_WORD.search(text, max(0, start - 24), start)
+    # the word before, past punctuation: "driver, Bayu", "cc: Putri", "(dari Sari)"
+    prev = _PREV_CUE_WORD.search(text, max(0, start - 24), start)
     return prev is not None and prev.group(1).lower() in _PERSON_PREPOSITIONS
 
 
@@ -134,20 +155,37 @@ def _with_bali_prefix(text: str, start: int) -> int:
     return start
 
 
+# the capitalised words of the last message, shared by the name rules that all start
+# from them (one tuple, replaced whole, so threads never see a mixed pair)
+_CAPS_MEMO: tuple[str | None, list[str]] = (None, [])
+
+
+def capitalised_words(text: str) -> list[str]:
+    """The capitalised words of `text` (not after "@", ".", "/" or a letter)."""
+    global _CAPS_MEMO
+    memo = _CAPS_MEMO
+    if memo[0] is text:
+        return memo[1]
+    caps = _CAP_WORD.findall(text)
+    _CAPS_MEMO = (text, caps)
+    return caps
+
+
+@lru_cache(maxsize=1)
+def _capitalised_given() -> frozenset[str]:
+    return frozenset(w[:1].upper() + w[1:] for w in given_names() - stopwords())
+
+
 @register("gazetteer_person")
 def gazetteer_person(text: str, spec: RecognizerSpec) -> Iterator[Span]:
     """A capitalised given name from the gazetteer, extended over following capitalised
     words (family names are too varied to list)."""
     score = float(spec.options.get("score", 0.55))  # type: ignore[arg-type]
+    # most messages hold no known name: one set test in C says so
+    if _capitalised_given().isdisjoint(capitalised_words(text)):
+        return
     names = given_names()
     stops = stopwords()
-    # most messages hold no known name: strings from findall are cheaper to test than
-    # the match objects of the full pass below
-    for word in _CAP_WORD.findall(text):
-        if word.lower() in names:
-            break
-    else:
-        return
     known = known_names()
     ambiguous = ambiguous_names()
     common = common_words()

@@ -47,6 +47,12 @@ def common_words() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def never_names() -> frozenset[str]:
+    """Stopwords and everyday words together: a capitalised word in here is no name."""
+    return stopwords() | common_words()
+
+
+@lru_cache(maxsize=1)
 def places() -> frozenset[str]:
     return _words("places.txt")
 

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from .config import RecognizerSpec
-from .functions import Span, register
-from .names import ambiguous_names, common_words, given_names, known_names, stopwords
+from .functions import PERSON_CUES, Span, capitalised_words, register
+from .names import (
+    ambiguous_names,
+    given_names,
+    known_names,
+    never_names,
+    stopwords,
+)
 from .validators import Result, Verdict
 from .validators import register as register_validator
 
-# punctuation becomes a space, so one C-level split yields the message's words
-_SPLIT_TABLE = str.maketrans({c: " " for c in ".,;:!?()[]{}\"'`/&@#*~_+=<>|\\\n\t\r"})
 _WORD = re.compile(r"[a-z](?<![\w@.'’-].)[a-z]{2,19}(?![\w@'’-])")
 # what joins the items of a list of names written in lower case
 _JOIN = re.compile(
@@ -47,10 +52,11 @@ _CLAUSE_START = re.compile(r"(?:^|[.!?\n]|,)[ \t]*$")
 def person_lower(text: str, spec: RecognizerSpec) -> Iterator[Span]:
     """Lower-case names: pairs of known names, lists of them, clause subjects."""
     score = float(spec.options.get("score", 0.6))  # type: ignore[arg-type]
-    names = known_names()
-    # most messages hold no lower-case known name: one C-level set intersection says so
-    if names.isdisjoint(text.translate(_SPLIT_TABLE).split()):
+    # most messages hold no lower-case known name: one C-level split and set test say so
+    # (the set holds each name with the punctuation chat glues to it: "rina,", "(rina")
+    if _lower_name_forms().isdisjoint(text.split()):
         return
+    names = known_names()
     given = given_names()
     stops = stopwords()
     ambiguous = ambiguous_names()
@@ -85,7 +91,7 @@ def person_lower(text: str, spec: RecognizerSpec) -> Iterator[Span]:
         common = word in ambiguous
         if pair[k] or (listed[k] and (solid >= 1 or not common)):
             yield s, e, score
-        elif not common and _word_before(text, s) in _PREV_CUES:
+        elif not common and _word_before(text, s) in PERSON_CUES:
             yield s, e, score  # "aku sama tasya", "punya rina"
         elif _CLAUSE_START.search(text, max(0, s - 3), s) and text[e : e + 1] == " ":
             marker = _word_after(text, e)
@@ -130,19 +136,6 @@ def validate_person_cue(value: str) -> Result:
 # possessive ("Stefano's request"), a role in brackets ("Rohana (customer)"), or a join
 # to another name ("Gunawan and Tjandra"). Places, brands and everyday words never are.
 _CAP_TOKEN = re.compile(r"[A-Z](?<![\w./'’-].)[a-z]{2,15}(?![\w@-])")
-_PREV_CUES = frozenset(
-    [
-        "sama", "sm", "bareng", "kata", "bilang", "bilangin", "tanya", "tanyain", "tanyakan",
-        "ajak", "suruh", "panggil", "panggilin", "hubungi", "telpon", "telepon", "nelpon",
-        "ditelpon", "ditelepon", "kabari", "kabarin", "titip", "nitip", "punya", "milik", "si",
-        "oleh", "by", "ask", "asked", "tell", "told", "spoke", "thank", "thanks", "makasih",
-        "cc", "pic", "dear", "dengan", "dgn", "per", "rumah", "laptop", "hp", "motor", "mobil",
-        "gaji", "laporan", "undangan", "nikahan", "kado", "anak", "istri", "suami", "tas",
-        "kamar", "akun", "rekening", "alamat", "ktp", "foto", "konfirmasi", "persetujuan",
-        "driver", "kurir", "courier", "teknisi", "technician", "satpam", "sopir", "supir",
-        "colleague", "rekan", "supervisor", "agent", "backup", "backup-nya", "pengganti",
-    ]
-)  # fmt: skip
 _NEXT_STRONG = frozenset(
     [
         "udah", "udh", "sudah", "sdh", "belum", "blm", "bilang", "minta", "nanya", "nitip",
@@ -159,32 +152,32 @@ _ROLE_IN_BRACKETS = re.compile(
     r"[ ]\((?i:customer|pelanggan|client|klien|admin|cs|driver|kurir|satpam|staff|staf|"
     r"supervisor|manager|owner|pemilik|penyewa|tenant|guest|tamu|pasien|patient)\)"
 )
-_JOIN_WORDS = re.compile(r"(?:,[ ]?|[ ](?:dan|and|&|sama|atau|or)[ ]|[ ]?/[ ]?)")
 
 
-def _shape_sequences(text: str, never: frozenset[str]) -> list[list[tuple[int, int]]]:
-    """Runs of capitalised words joined by single spaces, cut at words that are never
-    part of a name (common words, places, brands)."""
-    runs: list[list[tuple[int, int]]] = []
-    current: list[tuple[int, int]] = []
-    for m in _CAP_TOKEN.finditer(text):
-        low = m.group(0).lower()
-        s = m.start()
-        if s > 1 and text[s - 1] == "@" and text[s - 2].isalnum():
-            continue  # the domain of an e-mail address
-        # "Fotonya", "Barangnya": a common word with the possessive suffix
-        if low in never or (len(low) > 6 and low.endswith("nya")):
-            if current:
-                runs.append(current)
-            current = []
-            continue
-        if current and not (m.start() == current[-1][1] + 1 and text[m.start() - 1] == " "):
-            runs.append(current)
-            current = []
-        current.append((m.start(), m.end()))
-    if current:
-        runs.append(current)
-    return runs
+@lru_cache(maxsize=1)
+def _lower_name_forms() -> frozenset[str]:
+    """Known names that are not also stopwords ("tanya", "hari"), bare and with the
+    punctuation that chat writes against a word, as `str.split` leaves them."""
+    forms = set()
+    for name in known_names() - stopwords():
+        forms.add(name)
+        forms.update(name + p for p in _GLUED_AFTER)
+        forms.update(p + name for p in _GLUED_BEFORE)
+    return frozenset(forms)
+
+
+_GLUED_AFTER = (",", ".", "!", "?", ":", ";", ")", "..", "...", "!!", "??", "'s", "’s", "~")
+_GLUED_BEFORE = ("(", "@", '"', "'")
+
+
+@lru_cache(maxsize=1)
+def _settled_capitalised() -> frozenset[str]:
+    """Capitalised spellings of words this rule never takes or leaves to the gazetteer
+    (given names that are also common words stay: they need this rule's cues)."""
+    settled = never_names() | (given_names() - ambiguous_names())
+    # two letters are no name this rule could tell ("Ok", "Di", "Ya")
+    two = {a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" for b in "abcdefghijklmnopqrstuvwxyz"}
+    return frozenset(w[:1].upper() + w[1:] for w in settled) | two
 
 
 def _word_before(text: str, pos: int) -> str:
@@ -197,63 +190,140 @@ def _word_after(text: str, pos: int) -> str:
     return words[0].strip(".,:;!?()").lower() if words else ""
 
 
+_NEXT_CAP = re.compile(r"[ ]([A-Z][a-z]{1,15})(?![\w@-])")
+_PREV_CAP = re.compile(r"(?<![\w@./-])([A-Z][a-z]{1,15})[ ]\Z")
+_JOINED_AFTER = re.compile(
+    r"(?:,[ ]?|[ ](?:dan|and|&|sama|atau|or)[ ]|[ ]?/[ ]?)([A-Z][a-z]{2,15})"
+)
+# the name before the join may have several words: its first one is the given name
+_JOINED_BEFORE = re.compile(
+    r"(?<![\w@./-])([A-Z][a-z]{2,15})(?:[ ][A-Z][a-z]{1,15}){0,2}"
+    r"(?:,[ ]?|[ ](?:dan|and|&|sama|atau|or)[ ]|[ ]?/[ ]?)\Z"
+)
+
+
 @register("person_shape")
 def person_shape(text: str, spec: RecognizerSpec) -> Iterator[Span]:
     score = float(spec.options.get("score", 0.55))  # type: ignore[arg-type]
-    if _CAP_TOKEN.search(text) is None:
+    # most messages' capitalised words are sentence openers, places and known names:
+    # set operations in C rule them out before any per-word work
+    unknown = set(capitalised_words(text)) - _settled_capitalised()
+    if "@" in text:
+        yield from _mentions(text, score)
+    if not unknown:
         return
-    never = stopwords() | common_words()
+    never = never_names()
+    found: list[tuple[int, int]] = []
+    for word in unknown:
+        if len(word) > 6 and word.endswith("nya"):
+            continue  # "Fotonya", "Barangnya": a common word with the possessive suffix
+        pos = text.find(word)
+        while pos >= 0:
+            end = pos + len(word)
+            # whole words only, as the regex found them, and not after "@" (a mention,
+            # handled above, or an e-mail domain)
+            if (pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] in "@./'’-_")) and (
+                end == len(text) or not (text[end].isalnum() or text[end] in "@-_")
+            ):
+                found.append((pos, end))
+            pos = text.find(word, end)
+    found.sort()
+    runs: list[tuple[int, int]] = []
+    for start, end in found:
+        if runs and start < runs[-1][1]:
+            continue
+        # the run of capitalised words around it, stopping at words that are no name
+        for _ in range(3):
+            nxt = _NEXT_CAP.match(text, end)
+            if nxt is None or nxt.group(1).lower() in never:
+                break
+            end = nxt.end()
+        for _ in range(2):
+            prev = _PREV_CAP.search(text, max(0, start - 18), start)
+            if prev is None or prev.group(1).lower() in never:
+                break
+            start = prev.start(1)
+        if runs and start < runs[-1][1]:
+            continue
+        runs.append((start, end))
+    accepted = [_has_cue(text, s, e) for s, e in runs]
+    # joins: "Gunawan and Tjandra" (a known name), "Soleh dan Parjo" (an accepted one)
+    anchors = {runs[k] for k, ok in enumerate(accepted) if ok}
+    changed = True
+    while changed:
+        changed = False
+        for k, (s, e) in enumerate(runs):
+            if accepted[k] is None or accepted[k] or not _near_join(text, s, e):
+                continue
+            if _joined_to_name(text, s, e, anchors):
+                accepted[k] = changed = True
+                anchors.add((s, e))
+    for k, (s, e) in enumerate(runs):
+        if accepted[k]:
+            yield s, e, score
+
+
+def _has_cue(text: str, s: int, e: int) -> bool | None:
+    """True when the words around the run say it is a person; None when they say it is
+    not (an article before it: English names take none)."""
+    before = _word_before(text, s)
+    if before in _DETERMINERS:
+        return None
+    initial = _sentence_start_at(text, s)
+    if all(w.lower() in ambiguous_names() for w in text[s:e].split()):
+        # "botol Bintang sama kacang": a common word needs a cue before it
+        return not initial and before in PERSON_CUES
+    after = _word_after(text, e)
+    return (
+        (not initial and before in PERSON_CUES)
+        or after in _NEXT_STRONG
+        or (not initial and after in _NEXT_WEAK)
+        or text.startswith(("'s", "’s"), e)
+        or _ROLE_IN_BRACKETS.match(text, e) is not None
+        or (s > 0 and text[s - 1] == "@")
+        or _signature_line(text, s, e)
+        or (_VOCATIVE_END.match(text, e) is not None and text[max(0, s - 2) : s] == ", ")
+    )
+
+
+_JOINS = (",", " dan ", " and ", " & ", " sama ", " atau ", " or ", "/", " /")
+
+
+def _near_join(text: str, s: int, e: int) -> bool:
+    """A cheap test before the join regexes: a joining word or mark touches the run."""
+    if text.startswith(_JOINS, e):
+        return True
+    before = text[max(0, s - 7) : s]
+    return before.endswith(
+        (", ", ",", " dan ", " and ", " & ", " sama ", " atau ", " or ", "/", "/ ")
+    )
+
+
+def _joined_to_name(text: str, s: int, e: int, anchors: set[tuple[int, int]]) -> bool:
     given = given_names()
     ambiguous = ambiguous_names()
-    runs = _shape_sequences(text, never)
-    if not runs:
-        return
-    spans = [(run[0][0], run[-1][1]) for run in runs]
-    # a run opening with a known given name is the gazetteer's; it still anchors joins
-    known = [
-        text[s:e].split(" ", 1)[0].lower() in given
-        and text[s:e].split(" ", 1)[0].lower() not in ambiguous
-        for s, e in spans
-    ]
-    accepted = [False] * len(spans)
-    for k, (s, e) in enumerate(spans):
-        if known[k]:
+    for m in (_JOINED_AFTER.match(text, e), _JOINED_BEFORE.search(text, max(0, s - 56), s)):
+        if m is None:
             continue
-        initial = _sentence_start_at(text, s)
-        before = _word_before(text, s)
-        after = _word_after(text, e)
-        if before in _DETERMINERS:
-            continue
-        if all(w.lower() in ambiguous for w in text[s:e].split()):
-            # "botol Bintang sama kacang": a common word needs a cue before it
-            accepted[k] = not initial and before in _PREV_CUES
-            continue
-        if (
-            (not initial and before in _PREV_CUES)
-            or _signature_line(text, s, e)
-            or (_VOCATIVE_END.match(text, e) is not None and text[max(0, s - 2) : s] == ", ")
-            or after in _NEXT_STRONG
-            or (not initial and after in _NEXT_WEAK)
-            or text.startswith(("'s", "’s"), e)
-            or _ROLE_IN_BRACKETS.match(text, e) is not None
-            or (s > 0 and text[s - 1] == "@")
+        word = m.group(1).lower()
+        if (word in given and word not in ambiguous) or any(
+            a <= m.start(1) < b for a, b in anchors
         ):
-            accepted[k] = True
-    # joins: "Gunawan and Tjandra", "Kamala and Torres" after an accepted name
-    for _ in range(2):
-        for k in range(len(spans) - 1):
-            left, right = spans[k], spans[k + 1]
-            if _JOIN_WORDS.fullmatch(text, left[1], right[0]) is None:
-                continue
-            if (known[k] or accepted[k]) and not known[k + 1]:
-                accepted[k + 1] = True
-            if (known[k + 1] or accepted[k + 1]) and not known[k]:
-                accepted[k] = True
-    for k, (s, e) in enumerate(spans):
-        # "@Ningsih": a mention is a person even when the gazetteer knows the name,
-        # since the gazetteer leaves words after "@" alone (e-mail addresses)
-        if (accepted[k] and not known[k]) or (known[k] and s > 0 and text[s - 1] == "@"):
-            yield s, e, score
+            return True
+    return False
+
+
+def _mentions(text: str, score: float) -> Iterator[Span]:
+    """ "@Ningsih": a mention is a person even when the gazetteer knows the name, since
+    the gazetteer leaves words after "@" alone (e-mail addresses have them)."""
+    never = never_names()
+    pos = text.find("@")
+    while pos >= 0:
+        if pos == 0 or not text[pos - 1].isalnum():
+            m = _CAP_TOKEN.match(text, pos + 1)
+            if m is not None and m.group(0).lower() not in never:
+                yield m.start(), m.end(), score
+        pos = text.find("@", pos + 1)
 
 
 # ", Sebastian." closing a message: the person it is addressed to
