@@ -53,12 +53,11 @@ def chat_body() -> bytes:
     body = {
         "model": "llama-3.1-8b-instant",
         "messages": [
-            {"role": "system", "content": SYSTEM * 5},
-            {"role": "user", "content": MESSAGE * 4},
+            {"role": "system", "content": SYSTEM * 7},
+            {"role": "user", "content": MESSAGE * 5},
         ],
     }
-    raw = json.dumps(body).encode()
-    return raw
+    return json.dumps(body).encode()
 
 
 def free_port() -> int:
