@@ -305,6 +305,10 @@ _running: set[str] = set()
 _running_lock = threading.Lock()
 
 
+_TRY_LOCK = text("SELECT k, pg_try_advisory_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
+_UNLOCK = text("SELECT pg_advisory_unlock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
+
+
 def _advisory_key(task_id: str) -> int:
     digest = hashlib.sha256(f"privasi:rights-task:{task_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
@@ -329,27 +333,17 @@ def task_guard(db: Database, *task_ids: str) -> Iterator[list[str]]:
         keys = {_advisory_key(t): t for t in task_ids}
         with db.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            got = [
-                int(key)
-                for key, mine in conn.execute(
-                    text("SELECT k, pg_try_advisory_lock(k) FROM unnest(:keys) AS k"),
-                    {"keys": list(keys)},
-                )
-                if mine
-            ]
+            rows = conn.execute(_TRY_LOCK, {"keys": list(keys)})
+            got = [int(key) for key, mine in rows if mine]
             try:
                 yield [t for k, t in keys.items() if k in got]
             finally:
-                if got:
-                    try:
-                        conn.execute(
-                            text("SELECT pg_advisory_unlock(k) FROM unnest(:keys) AS k"),
-                            {"keys": got},
-                        )
-                    except Exception:
-                        # Never hand a connection still holding the locks back to the pool.
-                        conn.invalidate()
-                        raise
+                try:
+                    if got:
+                        conn.execute(_UNLOCK, {"keys": got})
+                except Exception:
+                    conn.invalidate()  # never back to the pool with the locks still held
+                    raise
         return
     with _running_lock:
         held = [t for t in dict.fromkeys(task_ids) if t not in _running]
