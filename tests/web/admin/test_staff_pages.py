@@ -200,3 +200,25 @@ def test_staff_forms_without_csrf_are_refused(
         assert "Formulir ini sudah kedaluwarsa" in answer.text or "kedaluwarsa" in answer.text
     with db.session(shop.org_id) as s:
         assert s.scalar(select(StaffUser).where(StaffUser.email.like("y@%"))) is None
+
+
+def test_an_owner_signs_someone_out_everywhere(
+    client: TestClient, pages: Any, signed_in: Any, make_staff: Any, shop: Any
+) -> None:
+    from fastapi.testclient import TestClient as Client
+
+    agent = make_staff("agent", slug=shop.slug, email="wati@toko-melati.contoh.test")
+    phone, laptop = Client(client.app), Client(client.app)
+    type(pages)(phone).full_login(agent)
+    type(pages)(laptop).full_login(agent)
+
+    signed_in("owner")
+    page = f"/admin/staff/{agent.user_id}"
+    listed = client.get(page).text.split('data-testid="sessions"')[1].split("</table>")[0]
+    assert listed.count("<tr>") == 3  # header and the two sessions
+    ended = pages.post_form(f"{page}/logout-everywhere", {}, page=page)
+    assert ended.status_code == 303
+    assert "2 sesi diakhiri." in client.get(page).text
+    for browser in (phone, laptop):
+        assert browser.get("/admin", follow_redirects=False).headers["location"] == "/admin/login"
+    assert client.get("/admin").status_code == 200

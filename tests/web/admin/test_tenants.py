@@ -19,12 +19,16 @@ def test_org_b_cannot_reach_org_a_objects(
     rid = shop.request(db, "access")
     other = make_shop(db, make_staff, "kopi-senja", "Kopi Senja")
     other_request = other.request(db, "access")
-    b_agent = make_staff("agent", slug="kopi-senja", email="agen@kopi-senja.contoh.test")
-    pages.full_login(b_agent)
+    # Kopi Senja's owner holds every permission: only the tenant boundary can refuse.
+    b_owner = make_staff(
+        "owner", slug="kopi-senja", email="bos@kopi-senja.contoh.test", with_totp=True
+    )
+    pages.full_login(b_owner)
 
     for path in (
         f"/admin/requests/{rid}",
         f"/admin/requests/{rid}/evidence.json",
+        f"/admin/requests/{rid}/export.zip",
         f"/admin/subjects/{shop.customer_id}",
     ):
         answer = client.get(path)
@@ -36,15 +40,31 @@ def test_org_b_cannot_reach_org_a_objects(
     first = client.get(f"/admin/requests/{own_number}")
     assert first.status_code == 200 and other_request in first.text
     assert rid not in client.get("/admin/requests").text
+    assert rid not in client.get("/admin").text
 
+    task_id = "0" * 36
     csrf = pages.csrf_of_home()
-    for path, data in [
-        (f"/admin/requests/{rid}/code", {"channel": "email"}),
-        (f"/admin/requests/{rid}/retry", {}),
+    for step, data in [
+        ("verify", {"note": "x"}),
+        ("code", {"channel": "email"}),
+        ("code/check", {"code": "123456"}),
+        ("approve", {}),
+        ("deny", {"ground": "identity_not_verified", "note": "x"}),
+        ("complete", {}),
+        (f"tasks/{task_id}", {"status": "done", "note": "x"}),
+        ("retry", {}),
+        ("download-link", {}),
+        ("match", {"q": EMAIL}),
+        ("assign", {}),
+        ("ask", {"note": "x"}),
+        ("resume", {}),
+        ("cancel", {"note": "x"}),
     ]:
-        assert client.post(path, data={**data, "csrf_token": csrf}).status_code == 404, path
+        answer = client.post(f"/admin/requests/{rid}/{step}", data={**data, "csrf_token": csrf})
+        assert answer.status_code == 404, step
     with db.session(shop.org_id) as s:
-        assert rights.get_request(s, rid).status == "received"
+        untouched = rights.get_request(s, rid)
+        assert untouched.status == "received" and untouched.verified_at is None
 
     # The blind-index search runs with Kopi Senja's keys: Sari of Toko Melati is a different
     # person there, found only as Kopi Senja's own customer.
