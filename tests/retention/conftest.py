@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,7 +96,9 @@ def _build(url: str, schema: str | None, system: dict[str, Any]) -> dict[str, sa
         if spec.get("state_column"):
             names.append(spec["state_column"])
         for name in dict.fromkeys(names):
-            columns.append(sa.Column(name, sa.String(200)))
+            # A number and a date for the generalising anonymisations; text for the rest.
+            kind = {"age": sa.Integer, "birth_date": sa.Date}.get(name, sa.String(200))
+            columns.append(sa.Column(name, kind))
         for stamp in dict.fromkeys(spec.get("timestamps", {}).values()):
             columns.append(sa.Column(stamp, sa.DateTime))
         short = spec["name"].rpartition(".")[2]
@@ -115,10 +117,14 @@ def business(db: Any, make_org: Any, tmp_path: Path, database_url: str) -> Itera
     """``business("aspire")``: the example's organisation, policy and empty business tables."""
     made: list[Business] = []
 
-    def factory(example: str, slug: str | None = None) -> Business:
+    def factory(
+        example: str, slug: str | None = None, tweak: Callable[[dict[str, Any]], None] | None = None
+    ) -> Business:
         slug = slug or f"{example}-{uuid.uuid4().hex[:6]}"
         org = make_org(slug)
         doc = example_doc(example, slug)
+        if tweak is not None:
+            tweak(doc)
         urls: dict[str, str] = {}
         schemas: dict[str, str | None] = {}
         for system in doc["systems"]:

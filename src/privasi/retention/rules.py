@@ -50,6 +50,15 @@ def subtract(period: Period, when: datetime) -> datetime:
     return moved - timedelta(weeks=period.weeks, days=period.days, hours=period.hours)
 
 
+def categories_of(policy: Policy, rule: RetentionRule) -> set[str]:
+    """The categories a rule covers: its own, or its purposes' (both given: where they meet).
+    Empty means the rule is scoped by subject state only, and covers every category."""
+    by_purpose = {c for p in policy.purposes if p.id in rule.purposes for c in p.categories}
+    if rule.categories and rule.purposes:
+        return set(rule.categories) & by_purpose
+    return set(rule.categories) or by_purpose
+
+
 def kept_for(rule: RetentionRule) -> Period:
     """How long the rule keeps data: its period, never less than its minimum."""
     if rule.minimum is not None and rule.minimum > rule.period:
@@ -135,7 +144,7 @@ def table_target(
 ) -> TableTarget | Skip | None:
     """What the rule does to one table, a reason to leave it, or None when it does not reach it."""
     timestamp = spec.timestamps.get(rule.start)
-    scope = set(rule.categories)
+    scope = categories_of(policy, rule)
     columns = [c for c in spec.columns if not scope or c.category in scope]
     if not columns:
         return None
@@ -186,13 +195,16 @@ def table_target(
 
 def consent_purposes(policy: Policy, rule: RetentionRule, held: set[str]) -> list[str]:
     own = privasi_system(policy)
-    scope = set(rule.categories) - held
+    covered = categories_of(policy, rule)
+    scope = covered - held
     if own is not None and not (set(own.categories) & scope):
         return []
     return [
         p.id
         for p in policy.purposes
-        if p.legal_basis is LegalBasis.consent and (not scope or set(p.categories) & scope)
+        if p.legal_basis is LegalBasis.consent
+        and (not covered or set(p.categories) & scope)
+        and (not rule.purposes or p.id in rule.purposes)
     ]
 
 
@@ -203,17 +215,13 @@ def reach(
     found = Reach()
     own = privasi_system(policy)
     own_id = own.id if own is not None else "privasi"
+    covered = categories_of(policy, rule)
     if own_id in held_systems:
         found.skipped.append(Skip(own_id, None, "legal_hold", "system"))
     elif rule.start in SUBJECT_EVENTS:
-        if set(rule.categories) & held_categories:
+        if covered & held_categories:
             found.skipped.append(
-                Skip(
-                    own_id,
-                    None,
-                    "legal_hold",
-                    ",".join(sorted(set(rule.categories) & held_categories)),
-                )
+                Skip(own_id, None, "legal_hold", ",".join(sorted(covered & held_categories)))
             )
         else:
             found.targets.append(PrivasiTarget(own_id, "subjects"))
@@ -221,13 +229,13 @@ def reach(
         purposes = consent_purposes(policy, rule, held_categories)
         if purposes:
             found.targets.append(PrivasiTarget(own_id, "consent", tuple(purposes)))
-    if own is not None and not found.targets and set(own.categories) & set(rule.categories):
+    if own is not None and not found.targets and set(own.categories) & covered:
         # privasi is declared to hold these categories but keeps no records of them itself.
         found.skipped.append(Skip(own_id, None, "not_kept_by_privasi"))
     for system in policy.systems:
         if system.kind.value in ("http", "manual"):
             # privasi cannot reach into these: staff or the business act on the plan's list.
-            if set(system.all_categories()) & set(rule.categories):
+            if set(system.all_categories()) & covered:
                 found.skipped.append(Skip(system.id, None, f"{system.kind.value}_system"))
             continue
         if system.kind.value != "sql":

@@ -40,7 +40,7 @@ from privasi.subjects import service as subjects
 from privasi.subjects.models import Subject
 from privasi.vault.service import vault_for
 
-BATCH_ROWS = 5000
+BATCH_ROWS = 10_000
 LEASE = timedelta(minutes=2)
 Beat = Callable[[], object]
 
@@ -99,7 +99,7 @@ def _value(conn: Connection, column: sa.Column[Any], op: str) -> Any:
             return sa.cast(sa.func.date_trunc("year", column), column.type)
         return sa.func.substr(column, 1, 4) + sa.literal("-01-01")
     if op == "decade":
-        return (column / 10) * 10
+        return (column // 10) * 10
     return None
 
 
