@@ -54,6 +54,10 @@ def test_owner_creates_an_account_and_sees_its_password_once(
     )
     assert twice.status_code == 400
     assert "Sudah ada akun dengan alamat e-mail ini." in twice.text
+    bad = pages.post_form("/admin/staff", {"email": "bukan-alamat", "role": "agent"})
+    assert bad.status_code == 400
+    assert "Itu tidak tampak seperti alamat e-mail." in bad.text
+    assert 'value="bukan-alamat"' in bad.text  # the form keeps what was typed
 
 
 def test_role_change_disable_and_the_last_owner(

@@ -12,7 +12,7 @@ import logging
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from privasi.errors import NotFound, PrivasiError
+from privasi.errors import Conflict, NotFound, PrivasiError
 from privasi.orgs import service as orgs
 from privasi.orgs import staff as staff_service
 from privasi.orgs.models import StaffUser
@@ -94,10 +94,10 @@ def staff_create(
 
 
 def _create_error(exc: PrivasiError) -> str:
-    if getattr(exc, "field", None) == "email" or "e-mail" in str(exc):
-        return (
-            "admin.staff.errors.email_taken" if "exists" in str(exc) else "admin.staff.errors.email"
-        )
+    if isinstance(exc, Conflict):  # the only conflict on creation: the address is taken
+        return "admin.staff.errors.email_taken"
+    if exc.extra.get("field") == "email":
+        return "admin.staff.errors.email"
     return error_key(exc)
 
 
@@ -153,7 +153,8 @@ def staff_role(
 
 
 def _owner_error(exc: PrivasiError) -> str:
-    return "admin.staff.errors.last_owner" if "owner" in str(exc) else error_key(exc)
+    # The staff service refuses a role change or a disabling only to keep an active owner.
+    return "admin.staff.errors.last_owner" if isinstance(exc, Conflict) else error_key(exc)
 
 
 @router.post("/admin/staff/{user_id}/active")

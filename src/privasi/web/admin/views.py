@@ -26,7 +26,7 @@ from privasi.errors import (
     RateLimited,
     ValidationFailed,
 )
-from privasi.web.i18n import t
+from privasi.web.i18n import request_language, t
 from privasi.web.render import apply_security_headers, render
 from privasi.web.staff import PageExit, StaffPage, StaffRoute
 
@@ -126,8 +126,6 @@ def page_tools(page: StaffPage) -> dict[str, Any]:
 
 
 def page_lang(request: Request) -> str:
-    from privasi.web.i18n import request_language
-
     return request_language(request)[0]
 
 
@@ -158,6 +156,3 @@ def error_key(exc: PrivasiError) -> str:
 def undo(session: PrivasiSession) -> None:
     """Drop what a refused action may have begun, so the unit commits nothing of it."""
     session.rollback()
-
-
-Formatter = Callable[[datetime | None], str]
