@@ -50,6 +50,8 @@ def test_dpo_uploads_compares_and_publishes(
     page = client.get("/admin/policy/2?lang=en")
     assert "Version 2 is stored as a draft." in page.text
     assert "Publish version 2" in page.text
+    # before publishing, the page says what it would mean for people
+    assert "This version has 1 material changes against version 1" in page.text
     assert "<article" in page.text  # the notice as people will read it
 
     diff = client.get("/admin/policy/2/diff?lang=en")

@@ -139,6 +139,11 @@ def show(number: int, request: Request) -> Response:
         version = _version(page, number)
         policy = policies.to_policy(page.session, version)
         others = [v.number for v in policies.list_versions(page.session) if v.number != number]
+        current = policies.current_version(page.session)
+        material: int | None = None
+        if version.status == "draft" and current is not None:
+            # What publishing would change for people, shown before the button is pressed.
+            material = len(policies.diff_versions(page.session, current, version).material)
         return page.render(
             "admin/policy/version.html",
             {
@@ -148,6 +153,8 @@ def show(number: int, request: Request) -> Response:
                 "others": others,
                 "previous": max((n for n in others if n < number), default=None),
                 "can_publish": page.can("policy.manage") and version.status == "draft",
+                "current_number": current.number if current is not None else None,
+                "material": material,
                 "today": policies.org_today(page.org).isoformat(),
             },
         )
