@@ -32,7 +32,9 @@ def test_home_shows_request_clocks_with_overdue_first(
     assert home.status_code == 200
     card = home.text.split('data-testid="home-requests"')[1].split("</section>")[0]
     assert re.search(r"<strong>2</strong> terbuka", card)
-    assert re.search(r'stat-bad"><strong>1</strong> terlambat', card)
+    assert re.search(
+        r'stat-bad" href="/admin/requests\?overdue=1"><strong>1</strong> terlambat', card
+    )
     clocks = re.findall(r'class="clock clock-(\w+)"', card)
     assert clocks == ["overdue", "ok"]
     assert "lewat 2 hari 0 jam dari tenggat" in card and "sisa 2 hari 23 jam" in card

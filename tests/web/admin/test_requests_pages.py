@@ -60,6 +60,9 @@ def test_queue_is_sorted_by_time_left_and_filters(
 
     only_erasure = client.get("/admin/requests?type=erasure")
     assert NUMBER_RE.findall(only_erasure.text) == [numbers[soon]]
+    overdue = client.get("/admin/requests?overdue=1")
+    assert NUMBER_RE.findall(overdue.text) == [numbers[late]]
+    assert 'href="/admin/requests?overdue=1"' in client.get("/admin").text
     none_completed = client.get("/admin/requests?status=completed")
     assert NUMBER_RE.findall(none_completed.text) == []
     english = client.get("/admin/requests?lang=en")

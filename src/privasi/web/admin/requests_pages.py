@@ -73,19 +73,25 @@ def _refused(page: StaffPage, request_id: str, exc: PrivasiError) -> Response:
 
 
 def _queue(
-    page: StaffPage, status: str | None, request_type: str | None, cursor: str | None
+    page: StaffPage,
+    status: str | None,
+    request_type: str | None,
+    cursor: str | None,
+    overdue: bool | None = None,
 ) -> tuple[list[RightsRequest], str | None]:
     """One page of the queue, soonest due first. The service filters by status; a type filter is
     applied here while walking its pages, so the order and the cursor stay the service's."""
     if not request_type:
-        found = rights.list_requests(page.session, status=status, limit=PAGE_SIZE, cursor=cursor)
+        found = rights.list_requests(
+            page.session, status=status, limit=PAGE_SIZE, cursor=cursor, overdue=overdue
+        )
         return found.items, found.next_cursor
     offset = int(cursor) if cursor and cursor.isdigit() else 0
     items: list[RightsRequest] = []
     scanned = 0
     while scanned < SCAN_LIMIT:
         batch = rights.list_requests(
-            page.session, status=status, limit=SCAN_BATCH, cursor=str(offset)
+            page.session, status=status, limit=SCAN_BATCH, cursor=str(offset), overdue=overdue
         )
         for index, row in enumerate(batch.items):
             if row.type == request_type:
@@ -107,11 +113,15 @@ def queue(
     type: str = "",
     cursor: str = "",
     chart_type: str = "",
+    overdue: str = "",
 ) -> Response:
     with staff_page(request, "requests.read") as page:
         status_filter = status if status in rights.STATUSES else None
         type_filter = type if type in rights.REQUEST_TYPES else None
-        items, next_cursor = _queue(page, status_filter, type_filter, cursor[:12] or None)
+        only_overdue = overdue == "1"
+        items, next_cursor = _queue(
+            page, status_filter, type_filter, cursor[:12] or None, True if only_overdue else None
+        )
         tools = page_tools(page)
         chart_filter = chart_type if chart_type in rights.REQUEST_TYPES else None
         context = {
@@ -120,6 +130,7 @@ def queue(
             "next_cursor": next_cursor,
             "status": status_filter or "",
             "type": type_filter or "",
+            "overdue": only_overdue,
             "statuses": rights.STATUSES,
             "types": rights.REQUEST_TYPES,
             "counts": rights.counts(page.session),
