@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +29,7 @@ from privasi.orgs.principal import Principal
 from privasi.pii import Detector
 from privasi.vault.core import Vault
 
+log = logging.getLogger("privasi.gateway")
 _detector: list[Detector] = []
 _detector_lock = threading.Lock()
 SAVE_ATTEMPTS = 3
@@ -179,7 +181,9 @@ class Call:
                     "detection_timeout",
                     type_="api_error",
                 ) from None
-            except Exception:
+            except Exception as exc:
+                # the type only: an engine's message could quote the text it choked on
+                log.warning("gateway detection failed", extra={"error": type(exc).__name__})
                 await self.record("detection_failed")
                 raise GatewayError(
                     500,
@@ -278,9 +282,10 @@ class Call:
             message = choice.get("message") if isinstance(choice, dict) else None
             if not isinstance(message, dict):
                 continue
-            if isinstance(message.get("content"), str):
-                self.answer.append(message["content"])
-                message["content"] = self.mapping.restore(message["content"])
+            for key in ("content", "refusal"):
+                if isinstance(message.get(key), str):
+                    self.answer.append(message[key])
+                    message[key] = self.mapping.restore(message[key])
             calls = list(message.get("tool_calls") or [])
             if isinstance(message.get("function_call"), dict):
                 calls.append({"function": message["function_call"]})
