@@ -145,6 +145,7 @@ def blind_names(records: list[dict]) -> Iterator[None]:
 
     loaders += (
         people._settled_capitalised,
+        people._solid_given,
         people._lower_name_forms,
         functions._capitalised_given,
     )

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from .config import RecognizerSpec
-from .functions import PERSON_CUES, Span, capitalised_words, register
+from .functions import PERSON_CUES, Span, capitalised_words, register, word_positions
 from .names import (
     ambiguous_names,
     given_names,
@@ -171,6 +171,12 @@ _GLUED_BEFORE = ("(", "@", '"', "'")
 
 
 @lru_cache(maxsize=1)
+def _solid_given() -> frozenset[str]:
+    """Capitalised given names that are not also everyday words."""
+    return frozenset(w[:1].upper() + w[1:] for w in given_names() - ambiguous_names())
+
+
+@lru_cache(maxsize=1)
 def _settled_capitalised() -> frozenset[str]:
     """Capitalised spellings of words this rule never takes or leaves to the gazetteer
     (given names that are also common words stay: they need this rule's cues)."""
@@ -213,21 +219,8 @@ def person_shape(text: str, spec: RecognizerSpec) -> Iterator[Span]:
     if not unknown:
         return
     never = never_names()
-    found: list[tuple[int, int]] = []
-    for word in unknown:
-        if len(word) > 6 and word.endswith("nya"):
-            continue  # "Fotonya", "Barangnya": a common word with the possessive suffix
-        pos = text.find(word)
-        while pos >= 0:
-            end = pos + len(word)
-            # whole words only, as the regex found them, and not after "@" (a mention,
-            # handled above, or an e-mail domain)
-            if (pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] in "@./'’-_")) and (
-                end == len(text) or not (text[end].isalnum() or text[end] in "@-_")
-            ):
-                found.append((pos, end))
-            pos = text.find(word, end)
-    found.sort()
+    # "Fotonya", "Barangnya": a common word with the possessive suffix
+    found = word_positions(text, (w for w in unknown if not (len(w) > 6 and w.endswith("nya"))))
     runs: list[tuple[int, int]] = []
     for start, end in found:
         if runs and start < runs[-1][1]:
@@ -245,6 +238,8 @@ def person_shape(text: str, spec: RecognizerSpec) -> Iterator[Span]:
             start = prev.start(1)
         if runs and start < runs[-1][1]:
             continue
+        if text[start:end].split(" ", 1)[0] in _solid_given():
+            continue  # "Emily Turner": a known given name first, the gazetteer's
         runs.append((start, end))
     accepted = [_has_cue(text, s, e) for s, e in runs]
     # joins: "Gunawan and Tjandra" (a known name), "Soleh dan Parjo" (an accepted one)
