@@ -37,6 +37,7 @@ def test_same_value_same_placeholder_and_round_trip():
         ("Halo <person_1>!", "Halo Budi Santoso!"),
         ("Halo [PERSON_2] dan {Person_1}", "Halo Rina Wijaya dan Budi Santoso"),
         ("Halo PERSON_2.", "Halo Rina Wijaya."),
+        ("Halo <PERSON_2, ok", "Halo Rina Wijaya, ok"),
         ("Halo <PERSON_9> dan <PHONE_NUMBER_1>", "Halo <PERSON_9> dan <PHONE_NUMBER_1>"),
         ("XPERSON_1 stays", "XPERSON_1 stays"),
     ],
@@ -107,3 +108,56 @@ def test_redactor_passes_what_the_policy_lets_pass():
     sent = result.body["messages"][0]["content"]
     assert "Budi Santoso" not in sent and "021-5550-1234" in sent
     assert result.passed["PHONE_NUMBER"] == 1 and result.pseudonymised["PERSON"] == 1
+
+
+def _sse(delta: dict, finish: str | None = None) -> str:
+    chunk = {"id": "c", "object": "chat.completion.chunk", "model": "m"}
+    chunk["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish}]
+    return "data: " + json.dumps(chunk)
+
+
+def _deltas(lines: list[bytes]) -> tuple[str, str]:
+    text, arguments = "", ""
+    for raw in b"".join(lines).decode().split("\n"):
+        if not raw.startswith("data: {"):
+            continue
+        for choice in json.loads(raw[6:])["choices"]:
+            text += choice["delta"].get("content") or ""
+            for call in choice["delta"].get("tool_calls") or []:
+                arguments += call["function"].get("arguments") or ""
+    return text, arguments
+
+
+def test_sse_text_held_at_the_end_goes_out_before_done():
+    from privasi.gateway.proxy import SseRestorer
+
+    seen: list[str] = []
+    sse = SseRestorer(_mapping(), seen.append)
+    out: list[bytes] = []
+    for line in [
+        _sse({"content": "Halo <PERS"}),
+        "",
+        _sse({"content": "ON_2"}),
+        "",
+        "data: [DONE]",
+    ]:
+        out += sse.line(line)
+    text, _ = _deltas(out)
+    assert text == "Halo Rina Wijaya"
+    assert b"".join(out).decode().rstrip().endswith("data: [DONE]")
+    assert "".join(seen) == "Halo <PERSON_2"  # the chat log keeps what the provider wrote
+
+
+def test_sse_tool_arguments_held_back_go_out_with_the_final_chunk():
+    from privasi.gateway.proxy import SseRestorer
+
+    sse = SseRestorer(_mapping(), lambda _: None)
+    out: list[bytes] = []
+    head = {"index": 0, "id": "call_1", "type": "function"}
+    out += sse.line(_sse({"tool_calls": [{**head, "function": {"name": "f", "arguments": ""}}]}))
+    for piece in ['{"to": "<EMA', "IL_ADDRESS_1", '>", "n": "PERSON_1']:
+        out += sse.line(_sse({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+    out += sse.line(_sse({"tool_calls": [{"index": 0, "function": {"arguments": '"}'}}]}))
+    out += sse.line(_sse({}, "tool_calls"))
+    _, arguments = _deltas(out)
+    assert json.loads(arguments) == {"to": 'budi"quote@contoh.co.id', "n": "Budi Santoso"}

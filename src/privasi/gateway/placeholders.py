@@ -79,11 +79,9 @@ class ConversationMapping:
             value = self.lookup(m.group(2), m.group(3))
             if value is None:
                 return m.group(0)
-            opener, closer = m.group(1), m.group(4)
-            # a bracket the model used without its partner belongs to the surrounding text
-            keep_open = opener if opener and not closer else ""
-            keep_close = closer if closer and not opener else ""
-            return keep_open + (escape(value) if escape else value) + keep_close
+            # brackets right against the name are the placeholder's, even when the model
+            # dropped or changed one of them
+            return escape(value) if escape else value
 
         return _LOOSE.sub(sub, text)
 
