@@ -212,6 +212,7 @@ def list_holds(
     include_released: Annotated[bool, typer.Option("--all", help="released ones too")] = False,
     as_json: JsonOpt = False,
 ) -> None:
+    """Holds in force (with --all, released ones too): scope, target, reason and owner."""
     with _org(org) as (db, org_id), db.session(org_id) as s:
         rows = _hold_rows(s, include_released)
     if as_json:
