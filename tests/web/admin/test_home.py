@@ -138,8 +138,10 @@ def test_breaches_and_legal_holds_on_the_home_page(
     home = client.get("/admin").text
     breaches = home.split('data-testid="home-breaches"')[1].split("</section>")[0]
     assert "Laptop kasir hilang" in breaches and "clock-overdue" in breaches
+    assert "tingkat tinggi" in breaches
     retention = home.split('data-testid="home-retention"')[1].split("</section>")[0]
     assert "Sengketa pembayaran di pengadilan" in retention and "Tim Legal" in retention
+    assert "Subjek data" in retention
 
     detail = client.get(f"/admin/requests/{erasure}").text
     assert 'data-testid="holds"' in detail

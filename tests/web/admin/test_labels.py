@@ -34,12 +34,26 @@ VALUES: dict[str, tuple[str, ...]] = {
     "admin.requests.task_status.": TASK_STATUSES,
     "admin.chart.outcome.": charts.OUTCOMES,
     "admin.home.channel.": ("email", "whatsapp", "webhook"),
+    "admin.home.severity.": ("low", "medium", "high", "critical"),
+    "admin.home.breach_status.": ("detected", "confirmed", "notifying", "closed", "dismissed"),
+    "admin.home.run_status.": ("running", "done", "failed"),
+    "admin.home.hold_scope.": ("subject", "category", "system"),
     "admin.staff.role_help.": tuple(r.value for r in StaffRole),
     "admin.subjects.kinds.": IDENTIFIER_KINDS,
     "admin.subjects.consent_status.": ("granted", "withdrawn", "expired"),
     "admin.subjects.states.": ("active", "erased", "merged"),
 }
 LABEL_RE = re.compile(r"""label\(\s*'(admin\.[a-z_.]+\.)'""")  # this dashboard's own prefixes
+
+
+def test_the_breach_and_retention_values_are_the_ones_their_services_use() -> None:
+    import pytest
+
+    breach = pytest.importorskip("privasi.breach.models")
+    holds = pytest.importorskip("privasi.retention.holds")
+    assert set(breach.SEVERITIES) <= set(VALUES["admin.home.severity."])
+    assert set(breach.STATUSES) <= set(VALUES["admin.home.breach_status."])
+    assert set(holds.SCOPES) <= set(VALUES["admin.home.hold_scope."])
 
 
 def test_every_value_of_every_label_prefix_is_written_in_both_languages() -> None:
