@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from privasi.orgs.models import StaffRole
 from privasi.rights import execution
@@ -30,7 +31,11 @@ VALUES: dict[str, tuple[str, ...]] = {
         "meta_signed_request",
     ),
     "admin.requests.kinds.": ("privasi", "manual", "sql", "http"),
-    "admin.requests.actions.": (*set(execution.ACTIONS.values()), "notify_recipients"),
+    "admin.requests.actions.": (
+        *set(execution.ACTIONS.values()),
+        "notify_recipients",  # privasi's own task of a correction
+        "notify_recipient",  # the checklist task it makes for each recipient
+    ),
     "admin.requests.task_status.": TASK_STATUSES,
     "admin.chart.outcome.": charts.OUTCOMES,
     "admin.home.channel.": ("email", "whatsapp", "webhook"),
@@ -72,3 +77,37 @@ def test_every_prefix_the_templates_use_is_checked_here() -> None:
     }
     assert used, "the scan finds the label calls"
     assert used <= set(VALUES), sorted(used - set(VALUES))
+
+
+def test_every_page_renders_without_a_missing_text_in_both_languages(
+    client: Any, pages: Any, signed_in: Any, shop: Any, db: Any, caplog: Any
+) -> None:
+    import logging
+
+    from privasi.rights import execution
+
+    correction = shop.request(db, "rectification", details={"changes": {"email": "b@contoh.id"}})
+    erasure = shop.request(db, "erasure")
+    owner = signed_in("owner")
+    page = f"/admin/requests/{correction}"
+    pages.post_form(f"{page}/verify", {"note": "Dicek."}, page=page)
+    pages.post_form(f"{page}/approve", {}, page=page)
+    execution.run_tasks(db, correction)
+    urls = [
+        "/admin",
+        "/admin/requests",
+        page,
+        f"/admin/requests/{erasure}",
+        "/admin/subjects",
+        f"/admin/subjects/{shop.customer_id}",
+        "/admin/staff",
+        f"/admin/staff/{owner.user_id}",
+        "/admin/account",
+    ]
+    caplog.set_level(logging.WARNING, logger="privasi.web")
+    for lang in LANGUAGES:
+        for url in urls:
+            answer = client.get(url, params={"lang": lang})
+            assert answer.status_code == 200, url
+    missing = sorted({(r.lang, r.key) for r in caplog.records if hasattr(r, "key")})
+    assert missing == []
