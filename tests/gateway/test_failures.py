@@ -70,12 +70,12 @@ def test_upstream_down_is_a_502_without_retry(gateway):
 
 
 def test_upstream_timeout_is_a_504(gateway, settings):
-    settings.gateway_upstream_timeout_seconds = 0.3
-    gateway.upstream.delay = 1.0
+    settings.gateway_upstream_timeout_seconds = 0.2
+    gateway.upstream.delay = 0.6
     with pytest.raises(openai.APIStatusError) as failed:
         gateway.client().chat.completions.create(model="m", messages=MESSAGE)
     assert failed.value.status_code == 504 and failed.value.body["code"] == "upstream_timeout"
-    time.sleep(0.8)
+    time.sleep(0.5)
     # sent exactly once: a completion is never repeated behind the client's back
     assert len(gateway.upstream.requests) == 1
 
@@ -103,7 +103,7 @@ def test_broken_stream_ends_with_an_error_event(gateway):
 
 class _Slow:
     def detect(self, text, language=None):
-        time.sleep(1.0)
+        time.sleep(0.6)
         return []
 
 
@@ -113,13 +113,13 @@ class _Broken:
 
 
 def test_detection_timeout_fails_closed(gateway, settings, monkeypatch):
-    settings.gateway_detection_timeout_seconds = 0.2
+    settings.gateway_detection_timeout_seconds = 0.1
     monkeypatch.setattr(proxy, "detector", lambda: _Slow())
     with pytest.raises(openai.APIStatusError) as failed:
         gateway.client().chat.completions.create(model="m", messages=MESSAGE)
     assert failed.value.status_code == 503
     assert failed.value.body["code"] == "detection_timeout"
-    time.sleep(1.0)
+    time.sleep(0.6)
     assert gateway.upstream.requests == []
     assert _events(gateway)[-1]["outcome"] == "detection_timeout"
 
