@@ -66,3 +66,38 @@ def test_other_organisation_counts_are_not_shown(
     html = client.get("/admin/consent?lang=en").text
     assert "No consent has been recorded yet." in html
     assert "granted-marketing" not in html and "No consent events in this period." in html
+
+
+def test_a_processor_sees_a_hosted_organisation_only_through_its_grant(
+    client: Any,
+    pages: Any,
+    db: Any,
+    make_org: Any,
+    make_staff: Any,
+    publish_example: Any,
+    consent_events: Any,
+) -> None:
+    from privasi.orgs import service as orgs
+
+    controller = make_org("klinik-sehat")
+    publish_example(controller)
+    consent_events(controller.id, "marketing", grants=2)
+    staff = make_staff("dpo", slug="hosting-nusantara", org_role="processor", with_totp=True)
+    with db.session(controller.id) as s:
+        orgs.create_hosting_grant(
+            s,
+            processor=orgs.get_org_by_slug(s, "hosting-nusantara"),
+            actions=["consent.read", "policy.read"],
+            instructions="Support for the consent dashboard only.",
+            approved_subprocessors=[],
+        )
+    pages.full_login(staff)
+    home = client.get("/admin/consent?lang=en").text
+    assert "No consent has been recorded yet." in home  # its own organisation first
+    r = pages.post_form("/admin/switch-org", {"org": "klinik-sehat"}, page="/admin")
+    assert r.status_code == 303
+    hosted = client.get("/admin/consent?lang=en").text
+    assert re.search(r'data-testid="granted-marketing">2<', hosted)
+    # what the grant does not list stays closed, whatever the processor's role allows at home
+    assert client.get("/admin/api-keys").status_code == 403
+    assert client.get("/admin/audit").status_code == 403
