@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privasi.pii import Detector, PiiInputError, decode_text, redact_for_log
+from privasi.pii.names import given_names
 
 ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "digits": lambda n: "7" * n,
@@ -37,7 +38,29 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "keyword_soup": lambda n: "pak bu kak a.n. " * (n // 16),
     "place_names": lambda n: "Villa Budi " * (n // 11),
     "bracket_phones": lambda n: "(+62 812 " * (n // 9),
+    # the name rules of the recall follow-up: many distinct capitalised words (each
+    # looked up by position), known names, lower-case names, greetings
+    "distinct_capitals": lambda n: " ".join(_made_up_word(i) for i in range(n // 7)),
+    "distinct_known_names": lambda n: ", ".join(_known_names_cycle(n // 9)),
+    "lower_case_names": lambda n: "andi sama rina udah, " * (n // 21),
+    "greetings": lambda n: "makasih ya Budi! oke deh " * (n // 25),
 }
+
+
+def _made_up_word(i: int) -> str:
+    letters = "bcdfghjklmnpqrstvwxz"
+    tail = ""
+    while True:
+        i, r = divmod(i, 20)
+        tail += letters[r]
+        if not i:
+            break
+    return "Q" + (tail + "ab")[:5]
+
+
+def _known_names_cycle(count: int) -> list[str]:
+    known = sorted(n for n in given_names() if n.isalpha() and len(n) > 3)
+    return [known[i % len(known)].capitalize() for i in range(count)]
 
 
 def _best_of(detector: Detector, text: str, repeats: int = 5) -> float:

@@ -177,7 +177,11 @@ _NOT_AFTER = frozenset("@-_")
 
 def word_positions(text: str, words: Iterable[str]) -> list[tuple[int, int]]:
     """Where each word occurs as a whole word (as _CAP_WORD finds it), in text order:
-    `str.find` per word found is cheaper than a regex pass over every capital."""
+    `str.find` per word found is cheaper than a regex pass over every capital, for a
+    few words; for many, each `find` would rescan the text (quadratic), so one pass."""
+    words = set(words)
+    if len(words) > 6:
+        return [(m.start(), m.end()) for m in _CAP_WORD.finditer(text) if m.group(0) in words]
     found = []
     for word in words:
         pos = text.find(word)
