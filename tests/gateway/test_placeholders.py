@@ -129,7 +129,7 @@ def _deltas(lines: list[bytes]) -> tuple[str, str]:
 
 
 def test_sse_text_held_at_the_end_goes_out_before_done():
-    from privasi.gateway.proxy import SseRestorer
+    from privasi.gateway.stream import SseRestorer
 
     seen: list[str] = []
     sse = SseRestorer(_mapping(), seen.append)
@@ -149,7 +149,7 @@ def test_sse_text_held_at_the_end_goes_out_before_done():
 
 
 def test_sse_tool_arguments_held_back_go_out_with_the_final_chunk():
-    from privasi.gateway.proxy import SseRestorer
+    from privasi.gateway.stream import SseRestorer
 
     sse = SseRestorer(_mapping(), lambda _: None)
     out: list[bytes] = []

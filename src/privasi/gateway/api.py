@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from privasi.errors import PrivasiError
-from privasi.gateway import proxy, schemas, service, upstream
+from privasi.gateway import proxy, schemas, service
 from privasi.gateway.upstream import GatewayError
 from privasi.http.deps import Ctx, ctx_for, get_db, get_settings, resolve_principal
 from privasi.orgs.principal import Principal
@@ -90,37 +90,10 @@ async def chat_completions(request: Request) -> Response:
 async def models(request: Request) -> Response:
     try:
         principal = await _principal(request)
-        db, settings = get_db(request), get_settings(request)
-        vault = request.app.state.vault
-
-        def resolve() -> tuple[str, str | None]:
-            with db.session(principal.org_id) as session:
-                row = service.get_upstream(session)
-                if row is None:
-                    raise GatewayError(
-                        503,
-                        "the gateway has no AI provider configured for this organisation",
-                        "upstream_not_configured",
-                        type_="api_error",
-                    )
-                return row.base_url, service.upstream_key(session, row, vault=vault)
-
-        base_url, key = await asyncio.to_thread(resolve)
-        try:
-            response = await upstream.client().get(
-                base_url + "/models",
-                headers=upstream.headers_for(key),
-                timeout=upstream.timeout_for(settings.gateway_upstream_timeout_seconds),
-            )
-        except Exception as exc:
-            import httpx
-
-            if isinstance(exc, httpx.HTTPError):
-                raise upstream.transport_error(exc) from None
-            raise
-        if response.status_code >= 400:
-            raise upstream.upstream_error(response.status_code, response.content, response.headers)
-        return Response(response.content, media_type="application/json")
+        content = await proxy.list_models(
+            get_db(request), get_settings(request), request.app.state.vault, principal
+        )
+        return Response(content, media_type="application/json")
     except GatewayError as exc:
         return _error(exc)
 
