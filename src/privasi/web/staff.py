@@ -29,7 +29,7 @@ from privasi.orgs.models import Organisation
 from privasi.orgs.principal import Principal
 from privasi.web import sessions as web_sessions
 from privasi.web.common import LOGIN_URL, STAGE_URLS, current_staff, db_of, forbidden, staff_view
-from privasi.web.render import PrivateHtmlRoute, redirect, render
+from privasi.web.render import PrivateHtmlRoute, apply_security_headers, redirect, render
 from privasi.web.sessions import Stage
 
 
@@ -51,7 +51,10 @@ class StaffRoute(PrivateHtmlRoute):
             try:
                 return await handler(request)
             except PageExit as exit_:
-                return exit_.response
+                # The answer given instead of the page is still a staff page's answer.
+                response = apply_security_headers(exit_.response)
+                response.headers.setdefault("Cache-Control", "no-store")
+                return response
 
         return guarded
 
