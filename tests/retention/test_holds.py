@@ -135,6 +135,9 @@ def test_a_subject_hold_keeps_that_persons_rows_in_business_tables(db: Any, busi
             reason="Penyidikan",
             owner="Legal",
         )
+        plan = {p.rule_id: p for p in retention.plan(s, T0)}
+    users = next(i for i in plan["user_data"].items if (i.table or "").endswith("users"))
+    assert (users.due, users.held) == (1, 1)
     retention.run_rule(db, org, "user_data", now=T0, owner="test")
     assert [r["id"] for r in biz.rows("core", "users")] == [1]
 

@@ -99,6 +99,9 @@ def test_a_held_subject_and_one_with_an_open_request_are_kept(db: Any, business:
         hold_id = hold.id
         rights.submit(s, principal(org), type="access", channel="email", subject_id=asking)
     assert _subjects_due(db, org, "user_data", T0) == 1
+    with db.session(org) as s:
+        plan = {p.rule_id: p for p in retention.plan(s, T0)}
+    assert [i.held for i in plan["user_data"].items if i.table == "subjects"] == [1]
     retention.run_rule(db, org, "user_data", now=T0, owner="test")
     assert _exists(db, org, held) and _exists(db, org, asking)
     assert not _exists(db, org, gone)

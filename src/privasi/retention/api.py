@@ -28,7 +28,12 @@ def _plan_out(plan: service.RulePlan) -> schemas.RulePlanOut:
         due=plan.due,
         items=[
             schemas.PlanItemOut(
-                system_id=i.system_id, table=i.table, action=i.action, due=i.due, problem=i.problem
+                system_id=i.system_id,
+                table=i.table,
+                action=i.action,
+                due=i.due,
+                held=i.held,
+                problem=i.problem,
             )
             for i in plan.items
         ],

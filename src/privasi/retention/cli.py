@@ -70,6 +70,8 @@ def plan(
     for p in plans:
         for item in p.items:
             due = "?" if item.due is None else str(item.due)
+            if item.held:
+                due += f" (+{item.held} held)"
             table.add_row(
                 p.rule_id,
                 item.action,
@@ -110,6 +112,7 @@ def _plan_json(p: service.RulePlan) -> dict[str, object]:
                 "table": i.table,
                 "action": i.action,
                 "due": i.due,
+                "held": i.held,
                 "problem": i.problem,
             }
             for i in p.items

@@ -88,6 +88,7 @@ class PlanItemOut(BaseModel):
     table: str | None
     action: str
     due: int | None
+    held: int
     problem: str | None
 
 

@@ -161,6 +161,7 @@ class PlanItem:
     due: int | None  # None: could not be counted (see problem)
     cutoff: datetime
     problem: str | None = None
+    held: int = 0  # due but kept by a legal hold on the subject
 
 
 @dataclass
@@ -239,13 +240,23 @@ def _plan_item(
     bound = rules.cutoff(rule, now)
     if isinstance(target, PrivasiTarget):
         if target.kind == "subjects":
-            n = _count_subjects(session, policy, rule, now, held_subjects)
-            return PlanItem(rule.id, target.system_id, "subjects", "shred", n, bound)
-        n = sum(
-            int(sweep._withdrawn(session, p, bound, held_subjects, "", 0, counting=True))
-            for p in target.purposes
-        )
-        return PlanItem(rule.id, target.system_id, "consent", "delete", n, bound)
+
+            def subjects_due(held: set[str]) -> int:
+                return _count_subjects(session, policy, rule, now, held)
+
+            n = subjects_due(held_subjects)
+            kept = subjects_due(set()) - n if held_subjects else 0
+            return PlanItem(rule.id, target.system_id, "subjects", "shred", n, bound, held=kept)
+
+        def consents_due(held: set[str]) -> int:
+            return sum(
+                int(sweep._withdrawn(session, p, bound, held, "", 0, counting=True))
+                for p in target.purposes
+            )
+
+        n = consents_due(held_subjects)
+        kept = consents_due(set()) - n if held_subjects else 0
+        return PlanItem(rule.id, target.system_id, "consent", "delete", n, bound, held=kept)
     assert isinstance(target, TableTarget)
     action = "delete" if target.delete_rows else rule.action.value
     try:
@@ -254,11 +265,12 @@ def _plan_item(
         mapped = next(m for m in mapped_all if m.spec.name == target.spec.name)
         held = sweep.held_values_for(session, held_subjects, mapped_all, target)
         n = sweep.count_table(engine, target, mapped, bound, held)
+        kept = sweep.count_table(engine, target, mapped, bound, []) - n if held else 0
     except Exception as exc:  # a broken system is shown in the plan, not fatal to it
         return PlanItem(
             rule.id, target.system_id, target.spec.name, action, None, bound, type(exc).__name__
         )
-    return PlanItem(rule.id, target.system_id, target.spec.name, action, n, bound)
+    return PlanItem(rule.id, target.system_id, target.spec.name, action, n, bound, held=kept)
 
 
 # --- runs ----------------------------------------------------------------------------------------
