@@ -11,7 +11,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -23,13 +22,23 @@ from privasi.orgs.service import Principal, system_principal
 from privasi.policy import service as policies
 from privasi.policy.schema import Policy, RetentionRule
 from privasi.policy.vocab import StartEvent
-from privasi.retention import holds, rules, sweep
+from privasi.retention import holds, rules, statements, sweep
+from privasi.retention.evidence import evidence, get_run, report, runs
 from privasi.retention.holds import HoldItem, erasure_held
 from privasi.retention.models import RetentionClock, RetentionRun
 from privasi.retention.rules import PrivasiTarget, TableTarget
 from privasi.subjects import service as subjects
 
-__all__ = ["HoldItem", "blocking_holds", "dashboard_summary", "erasure_held"]
+__all__ = [
+    "HoldItem",
+    "blocking_holds",
+    "dashboard_summary",
+    "erasure_held",
+    "evidence",
+    "get_run",
+    "report",
+    "runs",
+]
 
 log = logging.getLogger("privasi.retention")
 RUN_URL = "/admin/retention#run-{id}"
@@ -264,8 +273,8 @@ def _plan_item(
         engine, mapped_all = sql_connector.connect(session, system)
         mapped = next(m for m in mapped_all if m.spec.name == target.spec.name)
         held = sweep.held_values_for(session, held_subjects, mapped_all, target)
-        n = sweep.count_table(engine, target, mapped, bound, held)
-        kept = sweep.count_table(engine, target, mapped, bound, []) - n if held else 0
+        n = statements.count_table(engine, target, mapped, bound, held)
+        kept = statements.count_table(engine, target, mapped, bound, []) - n if held else 0
     except Exception as exc:  # a broken system is shown in the plan, not fatal to it
         return PlanItem(
             rule.id, target.system_id, target.spec.name, action, None, bound, type(exc).__name__
@@ -407,90 +416,6 @@ def run_all(
         run_rule(db, org_id, rule_id, now=now, owner=owner, actor=actor, trigger=trigger, beat=beat)
         for rule_id in ids
     ]
-
-
-def runs(
-    session: PrivasiSession,
-    *,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    limit: int = 100,
-) -> list[RetentionRun]:
-    query = select(RetentionRun).order_by(RetentionRun.started_at.desc(), RetentionRun.id)
-    if start is not None:
-        query = query.where(RetentionRun.started_at >= start)
-    if end is not None:
-        query = query.where(RetentionRun.started_at < end)
-    return list(session.scalars(query.limit(limit)))
-
-
-def get_run(session: PrivasiSession, run_id: str) -> RetentionRun:
-    run = session.get(RetentionRun, run_id)
-    if run is None:
-        raise NotFound("retention run not found")
-    return run
-
-
-def evidence(run: RetentionRun) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "rule": run.rule_id,
-        "policy_version": run.policy_version,
-        "trigger": run.trigger,
-        "status": run.status,
-        "as_of": run.as_of.isoformat(),
-        "started_at": run.started_at.isoformat(),
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "deleted": run.deleted,
-        "anonymised": run.anonymised,
-        "shredded": run.shredded,
-        "batches": run.batches,
-        "counts": {k: int(v.get("count", 0)) for k, v in (run.progress or {}).items()},
-        "keys_digest": run.digest,
-        "error": run.error,
-    }
-
-
-def report(session: PrivasiSession, start: datetime, end: datetime) -> dict[str, Any]:
-    """Runs started in [start, end) with their evidence, the audit events that recorded them,
-    and the holds in force or released in the window: what an auditor asks for."""
-    if end <= start:
-        raise ValidationFailed("the end of the period comes after its start", field="to")
-    found = list(reversed(runs(session, start=start, end=end, limit=10_000)))
-    # A run started in the window may finish after it: its event is looked up by run id.
-    events = audit.query(
-        session, action="retention.run_finished", since=start, limit=audit.MAX_PAGE
-    )
-    by_run = {(e.details or {}).get("run_id"): {"seq": e.seq, "mac": e.mac} for e in events.items}
-    holds_seen = [
-        h
-        for h in holds.listing(session, include_released=True)
-        if h.created_at < end and (h.released_at is None or h.released_at >= start)
-    ]
-    totals = {
-        "runs": len(found),
-        "deleted": sum(r.deleted for r in found),
-        "anonymised": sum(r.anonymised for r in found),
-        "shredded": sum(r.shredded for r in found),
-    }
-    return {
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        "totals": totals,
-        "runs": [{**evidence(r), "audit_event": by_run.get(r.id)} for r in found],
-        "holds": [
-            {
-                "id": h.id,
-                "scope": h.scope,
-                "target": h.target,
-                "reason": h.reason,
-                "owner": h.owner,
-                "placed_at": h.created_at.isoformat(),
-                "released_at": h.released_at.isoformat() if h.released_at else None,
-            }
-            for h in holds_seen
-        ],
-    }
 
 
 def due_counts(session: PrivasiSession, now: datetime | None = None) -> dict[str, int]:

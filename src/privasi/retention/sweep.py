@@ -16,14 +16,12 @@ re-reading what is done) in batches of ``BATCH_ROWS`` rows:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import delete, select
-from sqlalchemy.engine import Connection, Engine
 
 from privasi.connectors import sql as sql_connector
 from privasi.connectors import tables
@@ -36,6 +34,13 @@ from privasi.policy.vocab import RetentionAction
 from privasi.retention import holds, rules
 from privasi.retention.models import RetentionClock, RetentionRun
 from privasi.retention.rules import PrivasiTarget, TableTarget
+from privasi.retention.statements import (
+    _apply,
+    _batch,
+    _due,
+    _next_keys,
+    batch_digest,
+)
 from privasi.subjects import service as subjects
 from privasi.subjects.models import Subject
 from privasi.vault.service import vault_for
@@ -45,168 +50,9 @@ LEASE = timedelta(minutes=2)
 Beat = Callable[[], object]
 
 
-def batch_digest(keys: list[Any]) -> str:
-    """SHA-256 of a batch's keys in order (JSON): anyone holding the keys can show it."""
-    return hashlib.sha256(json.dumps(keys, separators=(",", ":"), default=str).encode()).hexdigest()
-
-
 def _digest(previous: str, batch: str) -> str:
     """The run's digest: each batch's digest chained onto the previous value."""
     return hashlib.sha256((previous + batch).encode()).hexdigest()
-
-
-# --- statements on a business table ------------------------------------------------------------
-
-
-def _bound(column: sa.Column[Any], moment: datetime) -> Any:
-    """The cut-off as the column stores times: naive UTC where the column keeps no zone."""
-    kind = column.type
-    if isinstance(kind, sa.DateTime):
-        return moment if kind.timezone else moment.astimezone(UTC).replace(tzinfo=None)
-    if isinstance(kind, sa.Date):
-        return moment.date()
-    if isinstance(kind, sa.String):
-        return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
-    return moment
-
-
-def _token(conn: Connection, column: sa.Column[Any]) -> Any:
-    """A random token per row: irreversible because nothing it is derived from is kept."""
-    length = getattr(column.type, "length", None) or 21
-    size = max(4, min(16, length - len(rules.TOKEN_PREFIX)))
-    if conn.dialect.name == "postgresql":
-        random_hex = sa.func.substr(
-            sa.func.md5(
-                sa.cast(sa.func.random(), sa.Text) + sa.cast(sa.func.clock_timestamp(), sa.Text)
-            ),
-            1,
-            size,
-        )
-    else:
-        random_hex = sa.func.substr(sa.func.lower(sa.func.hex(sa.func.randomblob(8))), 1, size)
-    return sa.literal(rules.TOKEN_PREFIX) + random_hex
-
-
-def _is_text(column: sa.Column[Any]) -> bool:
-    return isinstance(column.type, sa.String | sa.Text)
-
-
-def _value(conn: Connection, column: sa.Column[Any], op: str) -> Any:
-    if op == "token" and _is_text(column):
-        return _token(conn, column)
-    if op == "year":
-        if conn.dialect.name == "postgresql":
-            return sa.cast(sa.func.date_trunc("year", column), column.type)
-        return sa.func.substr(column, 1, 4) + sa.literal("-01-01")
-    if op == "decade":
-        return (column // 10) * 10
-    return None
-
-
-def _pending_rows(target: TableTarget, mapped: Mapped) -> sa.ColumnElement[bool]:
-    """Rows of an anonymising target that are not done yet."""
-    parts = []
-    for name, op in target.markers.items():
-        column = mapped.table.c[name]
-        if op == "token" and _is_text(column):
-            parts.append(sa.and_(column.is_not(None), column.not_like(f"{rules.TOKEN_PREFIX}%")))
-        else:
-            parts.append(column.is_not(None))
-    return sa.or_(*parts)
-
-
-def _due(
-    target: TableTarget,
-    mapped: Mapped,
-    moment: datetime,
-    held_values: list[str],
-) -> sa.ColumnElement[bool]:
-    stamp = mapped.table.c[target.timestamp]
-    parts: list[sa.ColumnElement[bool]] = [stamp.is_not(None), stamp <= _bound(stamp, moment)]
-    if target.state_column is not None:
-        if target.state_column not in mapped.table.c:
-            raise tables.ConnectorError(
-                f"column '{mapped.name}.{target.state_column}' does not exist"
-            )
-        state = mapped.table.c[target.state_column]
-        if target.states:
-            parts.append(state.in_(target.states))
-        if target.unless_states:
-            parts.append(sa.or_(state.is_(None), state.not_in(target.unless_states)))
-    if held_values:
-        parts.append(sa.not_(tables.where(mapped, held_values)))
-    if not target.delete_rows:
-        parts.append(_pending_rows(target, mapped))
-    return sa.and_(*parts)
-
-
-def _key_expr(mapped: Mapped) -> Any:
-    return mapped.key[0] if len(mapped.key) == 1 else sa.tuple_(*mapped.key)
-
-
-def _next_keys(
-    conn: Connection, mapped: Mapped, due: sa.ColumnElement[bool], after: Any, n: int
-) -> list[Any]:
-    """The next batch's keys in key order: plain values for a one-column key, lists otherwise."""
-    query = select(*mapped.key).where(due)
-    if after is not None:
-        bound = after if len(mapped.key) == 1 else sa.tuple_(*after)
-        query = query.where(_key_expr(mapped) > bound)
-    query = query.order_by(*mapped.key).limit(n)
-    if len(mapped.key) == 1:
-        result = conn.execute(query)
-        if isinstance(mapped.key[0].type, sa.Integer | sa.String):
-            # Integer and text keys need no result processing: read the driver's rows directly
-            # (building a Row per key costs more than finding it).
-            return [row[0] for row in result.cursor.fetchall()]
-        return [tables._plain(v) for v in result.scalars().all()]
-    rows = conn.execute(query).all()
-    return [[v if isinstance(v, int | str) else tables._plain(v) for v in row] for row in rows]
-
-
-def _batch(key: str, keys: list[Any], single: bool) -> dict[str, Any]:
-    """What the run keeps about the batch being applied: its key range (or its keys, for a
-    composite key), how many and their digest, so a replay after a crash is counted exactly."""
-    batch: dict[str, Any] = {"target": key, "count": len(keys), "digest": batch_digest(keys)}
-    if single:
-        batch.update(first=keys[0], last=keys[-1])
-    else:
-        batch["keys"] = keys
-    return batch
-
-
-def _apply(
-    conn: Connection,
-    target: TableTarget,
-    mapped: Mapped,
-    due: sa.ColumnElement[bool],
-    batch: dict[str, Any],
-) -> int:
-    if "keys" not in batch:
-        # The batch is every due row between its first and last key (keyset order, the same
-        # predicate): a range the primary key's index walks, rather than thousands of parameters.
-        column = mapped.key[0]
-        by_key = sa.and_(column >= batch["first"], column <= batch["last"])
-    else:
-        by_key = sa.tuple_(*mapped.key).in_([tuple(k) for k in batch["keys"]])
-    if target.delete_rows:
-        statement: Any = sa.delete(mapped.table).where(by_key, due)
-    else:
-        values = {
-            name: _value(conn, mapped.table.c[name], op)
-            for name, op in target.ops.items()
-            if op != "keep"
-        }
-        statement = sa.update(mapped.table).where(by_key, due).values(values)
-    return int(conn.execute(statement).rowcount or 0)
-
-
-def count_table(
-    engine: Engine, target: TableTarget, mapped: Mapped, moment: datetime, held: list[str]
-) -> int:
-    with engine.connect() as conn:
-        query = select(sa.func.count()).select_from(mapped.table)
-        return int(conn.scalar(query.where(_due(target, mapped, moment, held))) or 0)
 
 
 # --- privasi's own store -----------------------------------------------------------------------
