@@ -200,3 +200,40 @@ def test_each_batchs_keys_are_committed_before_the_batch_is_applied(
     assert all(committed == keys for committed, keys in seen)
     chats = _tasks(db, toko.id, request_id)["chat"].result["tables"][external.name("chats")]
     assert chats["rows"] == 5 and chats["pending"] is None
+
+
+def test_a_requests_sql_tasks_record_all_their_first_keys_in_one_commit_before_any_change(
+    db: Any, toko: Any, sari: str, external: External, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both systems' tasks are prepared together: when the first row is changed anywhere, every
+    table's first batch of keys (shop and chat) is already committed, the tasks show as running,
+    and each task is counted once."""
+    request_id = verified_request(db, toko.id, sari, "erasure")
+    seen: list[dict[str, Any]] = []
+    erase = tables.erase
+
+    def spying_erase(conn: Any, mapped: Any, plan: Any, keys: Any, hash_value: Any) -> int:
+        if not seen:
+            seen.append(
+                {
+                    s: (t.status, t.attempts, t.result)
+                    for s, t in _tasks(db, toko.id, request_id).items()
+                }
+            )
+        return erase(conn, mapped, plan, keys, hash_value)
+
+    monkeypatch.setattr(tables, "erase", spying_erase)
+    execution.run_tasks(db, request_id)
+    first = seen[0]
+    assert first["shop"][:2] == ("running", 1) and first["chat"][:2] == ("running", 1)
+    n = external.name
+    assert first["shop"][2]["tables"][n("orders")]["pending"] == [[10], [12], [14]]
+    assert first["shop"][2]["tables"][n("customers")]["pending"] == [[1]]
+    assert len(first["chat"][2]["tables"][n("chats")]["pending"]) == 5
+    tasks = _tasks(db, toko.id, request_id)
+    assert {s: (t.status, t.attempts) for s, t in tasks.items() if s in ("shop", "chat")} == {
+        "shop": ("done", 1),
+        "chat": ("done", 1),
+    }
+    assert tasks["shop"].result["tables"][n("orders")]["rows"] == 3
+    assert tasks["chat"].result["tables"][n("chats")]["rows"] == 5

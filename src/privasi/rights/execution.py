@@ -4,7 +4,9 @@ privasi's own store is acted on here; every other system gets a task that staff 
 checklist item with its own due time) until an executor for its kind is registered in
 ``EXECUTORS`` (the connectors add ``sql`` and ``http``). A task records each finished step in
 its ``result`` in the same transaction as the step itself, so a process that stops half-way
-resumes where it stopped and does nothing twice (``rights.execute`` jobs retry it).
+resumes where it stopped and does nothing twice (``rights.execute`` jobs retry it). A request's
+tasks run together in one session (``_run_all``) under ``task_guard``, which keeps any other
+worker off them until the run ends.
 """
 
 from __future__ import annotations
