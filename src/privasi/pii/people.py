@@ -4,7 +4,9 @@ Indonesian chat often writes names in lower case and with no honorific: "andi, r
 sama bayu ikut", "budi udah transfer belum?", "makasih wulan", "lucy tan". These rules
 take a lower-case word as a name only when the gazetteer knows it and its neighbours
 say it is one: a second known name, a list of known names, a verb of a subject at the
-start of a clause, or a greeting or thanks before it (the `person_cue` validator)."""
+start of a clause, or a greeting or thanks before it (the `person_cue` validator).
+A capitalised word the gazetteer lacks is taken with a person's cue around it
+(`person_shape`, below)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from .config import RecognizerSpec
 from .functions import PERSON_CUES, Span, capitalised_words, register, word_positions
 from .names import (
     ambiguous_names,
+    common_words,
     given_names,
     known_names,
     never_names,
@@ -36,7 +39,7 @@ _SUBJECT_MARKERS = frozenset(
         "nggak", "ngga", "gk", "tidak", "tdk", "izin", "ijin", "sakit", "cuti", "lagi", "lg",
         "juga", "masih", "baru", "nanti", "tadi", "td", "katanya", "bisa", "jadi", "lembur",
         "datang", "dateng", "pulang", "berangkat", "telat", "nanya", "tanya", "sedang",
-        "lagi", "dah", "ud", "blom", "lupa", "suruh", "nyuruh", "titip", "nitip", "ikut",
+        "dah", "ud", "blom", "lupa", "suruh", "nyuruh", "titip", "nitip", "ikut",
         "yang", "yg", "said", "says", "will", "is", "was", "has", "wants", "asked",
     ]
 )  # fmt: skip
@@ -83,9 +86,9 @@ def person_lower(text: str, spec: RecognizerSpec) -> Iterator[Span]:
     for k in range(len(items) - 1):
         if _JOIN.fullmatch(text, items[k][1], items[k + 1][0]):
             listed[k] = listed[k + 1] = True
-    # a list needs a name that is not also a common word ("bayu dan indah" is no list)
+    # a list needs a name that is not also a common word ("bayu dan indah" is no list);
+    # one such name vouches for the others ("rosa sama ilham")
     solid = sum(listed[k] and text[s:e] not in ambiguous for k, (s, e) in enumerate(items))
-    # ("rosa sama ilham": one name that is not a common word vouches for the other)
     for k, (s, e) in enumerate(items):
         word = text[s:e]
         common = word in ambiguous
@@ -117,6 +120,8 @@ def validate_person_cue(value: str) -> Result:
         low = tok.lower()
         if low in stops and not (kept and low in names and tok[:1].isupper()):
             break
+        if kept == 0 and low in common_words():
+            break  # "thanks Team", "oke Siap"
         if tok[:1].isupper():
             if tok.isupper() and len(tok) <= 4 and low not in names:
                 break
