@@ -280,3 +280,35 @@ def test_models_are_passed_through(gateway):
     models = gateway.client().models.list()
     assert [m.id for m in models.data] == ["fake-model"]
     assert gateway.upstream.headers[-1]["authorization"] == "Bearer sk-upstream-test-key"
+
+
+def test_ending_a_conversation_destroys_its_mapping_and_logs(gateway, make_org):
+    import httpx
+
+    client = gateway.client()
+    first = client.chat.completions.with_raw_response.create(
+        model="m", messages=[{"role": "user", "content": f"Nama saya {NAME}"}]
+    )
+    token = first.headers["privasi-conversation"]
+    url = gateway.url + "/api/v1/gateway/conversations/end"
+    # another organisation's key ends nothing, and learns nothing from the answer
+    other = make_org("other")
+    r = httpx.post(url, json={"conversation": token}, headers=other.headers)
+    assert r.status_code == 204
+    with gateway.db.session(gateway.org.id) as s:
+        assert len(s.scalars(select(GatewayConversation)).all()) == 1
+    r = httpx.post(url, json={"conversation": token}, headers=gateway.org.headers)
+    assert r.status_code == 204
+    with gateway.db.session(gateway.org.id) as s:
+        assert s.scalars(select(GatewayConversation)).all() == []
+        assert s.scalars(select(GatewayChatLog)).all() == []
+        ended = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "gateway.conversation_ended")
+        ).all()
+    assert len(ended) == 1
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(
+            model="m",
+            messages=[{"role": "user", "content": "lagi"}],
+            extra_headers={"Privasi-Conversation": token},
+        )

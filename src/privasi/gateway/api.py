@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from privasi.errors import PrivasiError
-from privasi.gateway import proxy, schemas, service
+from privasi.gateway import conversations, proxy, schemas, service
 from privasi.gateway.upstream import GatewayError
 from privasi.http.deps import Ctx, ctx_for, get_db, get_settings, resolve_principal
 from privasi.orgs.principal import Principal
@@ -96,6 +96,16 @@ async def models(request: Request) -> Response:
         return Response(content, media_type="application/json")
     except GatewayError as exc:
         return _error(exc)
+
+
+@router.post("/api/v1/gateway/conversations/end", status_code=204, response_class=Response)
+def end_conversation(body: schemas.ConversationEnd, ctx: Ctx = ctx_for("gateway.use")) -> Response:
+    """Destroy a conversation's placeholder mapping and chat logs now (always 204: whether the id
+    was known is not told)."""
+    conversations.end_conversation(
+        ctx.session, ctx.principal, body.conversation, vault=ctx.state("vault")
+    )
+    return Response(status_code=204)
 
 
 # --- configuration and logs ---------------------------------------------------------------------

@@ -11,14 +11,16 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from privasi.audit import service as audit
 from privasi.db import PrivasiSession, new_id, utcnow
 from privasi.errors import NotFound
-from privasi.gateway.models import GatewayConversation
+from privasi.gateway.models import GatewayChatLog, GatewayConversation
 from privasi.gateway.placeholders import ConversationMapping
 from privasi.gateway.service import Terms
+from privasi.orgs.principal import Principal
 from privasi.vault.core import Vault, vault_for
 
 CONVERSATION_PREFIX = "pvc_"
@@ -140,4 +142,31 @@ def save_mapping(
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
     conversation.version += 1
+    return True
+
+
+def end_conversation(
+    session: PrivasiSession, principal: Principal, token: str, *, vault: Vault | None = None
+) -> bool:
+    """Destroy a conversation's mapping and its chat logs before retention ends (the chat was
+    cleared, or its person asked for erasure). Only the key that holds the conversation can end
+    it; False when there is nothing of that key's to end."""
+    row = session.scalar(
+        select(GatewayConversation).where(GatewayConversation.token_digest == _digest(token))
+    )
+    if row is None or not hmac.compare_digest(row.api_key_id, principal.actor_id):
+        return False
+    session.execute(
+        delete(GatewayChatLog).where(GatewayChatLog.conversation_id == row.id),
+        execution_options={"synchronize_session": False},
+    )
+    session.delete(row)
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        "gateway.conversation_ended",
+        details={"conversation": row.id},
+        vault=vault,
+    )
     return True

@@ -63,3 +63,11 @@ class ChatLogOut(BaseModel):
 
 class ChatLogList(BaseModel):
     items: list[ChatLogOut]
+
+
+class ConversationEnd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conversation: str = Field(
+        min_length=1, max_length=200, description="the Privasi-Conversation id to end"
+    )
