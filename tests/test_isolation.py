@@ -271,6 +271,47 @@ MATRIX: dict[tuple[str, str], Case] = {
         "public", notes="HMAC under the org's own link key, bound to one request, expiring"
     ),
     ("POST", "/api/v1/requests/{request_id}/approve-routed"): Case("resource", "rights_request"),
+    ("POST", "/api/v1/breaches"): Case("own", body={"title": "B's own incident"}),
+    ("GET", "/api/v1/breaches"): Case("list"),
+    ("GET", "/api/v1/breaches/business-users"): Case("list"),
+    ("GET", "/api/v1/breaches/{breach_id}"): Case("resource", "breach"),
+    ("PATCH", "/api/v1/breaches/{breach_id}"): Case("resource", "breach", body={"title": "B"}),
+    ("POST", "/api/v1/breaches/{breach_id}/confirm"): Case("resource", "breach", body={}),
+    ("POST", "/api/v1/breaches/{breach_id}/notes"): Case("resource", "breach", body={"note": "x"}),
+    ("GET", "/api/v1/breaches/{breach_id}/affected"): Case("resource", "breach"),
+    ("POST", "/api/v1/breaches/{breach_id}/affected/discover"): Case("resource", "breach"),
+    ("POST", "/api/v1/breaches/{breach_id}/affected/import"): Case(
+        "resource", "breach", body={"csv": "someone@b.example"}
+    ),
+    ("POST", "/api/v1/breaches/{breach_id}/notices"): Case("resource", "breach"),
+    ("GET", "/api/v1/breaches/{breach_id}/notices"): Case("resource", "breach"),
+    ("POST", "/api/v1/breaches/{breach_id}/notices/{audience}/approve"): Case("resource", "breach"),
+    ("POST", "/api/v1/breaches/{breach_id}/notices/{audience}/send"): Case(
+        "resource", "breach", body={}
+    ),
+    ("GET", "/api/v1/breaches/{breach_id}/deliveries"): Case("resource", "breach"),
+    ("GET", "/api/v1/breaches/{breach_id}/authority-notice"): Case("resource", "breach"),
+    ("GET", "/api/v1/breaches/{breach_id}/evidence"): Case("resource", "breach"),
+    ("POST", "/api/v1/breaches/{breach_id}/close"): Case(
+        "resource", "breach", body={"reason": "x"}
+    ),
+    ("GET", "/api/v1/retention/plan"): Case("list"),
+    ("POST", "/api/v1/retention/runs"): Case("own", body={}),
+    ("GET", "/api/v1/retention/runs"): Case("list"),
+    ("GET", "/api/v1/retention/runs/{run_id}"): Case("resource", "retention_run"),
+    ("GET", "/api/v1/retention/report"): Case(
+        "list", params={"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
+    ),
+    ("POST", "/api/v1/retention/subjects/{subject_id}/clocks"): Case(
+        "resource", "subject", body={"event": "account_closed"}
+    ),
+    ("GET", "/api/v1/retention/subjects/{subject_id}/clocks"): Case("resource", "subject"),
+    ("GET", "/api/v1/retention/holds"): Case("list"),
+    ("POST", "/api/v1/retention/holds"): Case(
+        "own", body={"scope": "category", "target": "contact", "reason": "B audit", "owner": "B"}
+    ),
+    ("GET", "/api/v1/retention/holds/{hold_id}"): Case("resource", "legal_hold"),
+    ("POST", "/api/v1/retention/holds/{hold_id}/release"): Case("resource", "legal_hold", body={}),
 }
 
 
@@ -378,6 +419,27 @@ def world(db, settings, make_org, app):
             details={"changes": {"email": "hidden-new@a.example"}},
         )
     markers += [a_request.id, "hidden-new@a.example"]
+    from privasi.retention import holds as retention_holds
+    from privasi.retention import service as retention
+
+    a_run_id = retention.run_all(db, a.id, owner="isolation")[0].id
+    with db.session(a.id) as s:
+        a_hold_id = retention_holds.place(
+            s,
+            orgs.system_principal(a.id),
+            scope="subject",
+            target=a_subject.id,
+            reason="Alpha hold reason",
+            owner="Alpha legal",
+        ).id
+    markers += [a_run_id, a_hold_id, "Alpha hold reason", "Alpha legal"]
+    from privasi.breach import service as breaches
+
+    with db.session(a.id) as s:
+        a_breach = breaches.create(
+            s, orgs.system_principal(a.id), title="Alpha secret incident", categories=["contact"]
+        )
+    markers += [a_breach.id, "Alpha secret incident"]
     ids = {
         "staff": staff.id,
         "api_key": key.key_id,
@@ -388,6 +450,9 @@ def world(db, settings, make_org, app):
         "consent_event": a_event.id,
         "outbox_message": a_message.id,
         "rights_request": a_request.id,
+        "breach": a_breach.id,
+        "retention_run": a_run_id,
+        "legal_hold": a_hold_id,
     }
     return {
         "a": a,
