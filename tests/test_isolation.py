@@ -312,6 +312,21 @@ MATRIX: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/api/v1/retention/holds/{hold_id}"): Case("resource", "legal_hold"),
     ("POST", "/api/v1/retention/holds/{hold_id}/release"): Case("resource", "legal_hold", body={}),
+    ("POST", "/v1/chat/completions"): Case(
+        "public",
+        notes="OpenAI-compatible: a gateway.use key; conversations bound to key and org "
+        "(tests/gateway)",
+    ),
+    ("GET", "/v1/models"): Case("public", notes="the org's own provider's model list"),
+    ("GET", "/api/v1/gateway/upstream"): Case("list"),
+    ("PUT", "/api/v1/gateway/upstream"): Case(
+        "own", body={"base_url": "https://b-provider.example/v1", "api_key": "b-provider-key"}
+    ),
+    ("DELETE", "/api/v1/gateway/upstream"): Case("own"),
+    ("GET", "/api/v1/gateway/logs"): Case("list"),
+    ("POST", "/api/v1/gateway/conversations/end"): Case(
+        "own", body={"conversation": "pvc_not_one_of_b"}
+    ),
 }
 
 

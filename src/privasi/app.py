@@ -29,6 +29,8 @@ log = logging.getLogger("privasi.app")
 # Routers of every domain, mounted in this order. tests/test_isolation.py walks the mounted routes
 # and fails on any route its isolation matrix does not cover.
 ROUTERS = [
+    # First: every chat call is matched against the routes in order, and this path is the busiest.
+    "privasi.gateway.api",
     "privasi.orgs.api",
     "privasi.policy.api",
     "privasi.audit.api",
@@ -48,7 +50,6 @@ ROUTERS = [
     "privasi.connectors.http_api",
     "privasi.retention.api",
     "privasi.breach.api",
-    "privasi.gateway.api",
     "privasi.web.retention_pages",
     "privasi.web.breach_pages",
     "privasi.web.admin",

@@ -52,6 +52,16 @@ def test_body_limit_413(client, make_org, settings):
     assert r.status_code == 413
 
 
+def test_body_over_the_global_limit_answers_the_gateway_in_openai_shape(client, settings):
+    big = b'{"model": "m", "messages": "' + b"x" * (settings.max_body_bytes + 10) + b'"}'
+    r = client.post(
+        "/v1/chat/completions", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert r.headers["content-type"] == "application/json"
+    assert r.json()["error"]["code"] == "request_too_large"
+
+
 def test_unknown_route_is_problem_json(client):
     r = client.get("/api/v1/nothing-here")
     assert r.status_code == 404

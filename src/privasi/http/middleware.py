@@ -128,21 +128,36 @@ class RequestMiddleware:
         )
 
     async def _reject(self, scope: Scope, send: Send, request_id: str) -> None:
-        body: dict[str, Any] = {
-            "type": "urn:privasi:problem:payload-too-large",
-            "title": "Request body too large",
-            "status": 413,
-            "detail": f"request bodies are limited to {self.max_body} bytes",
-            "instance": scope.get("path", ""),
-            "request_id": request_id,
-        }
+        detail = f"request bodies are limited to {self.max_body} bytes"
+        path = scope.get("path", "")
+        body: dict[str, Any]
+        if path.startswith("/v1/"):
+            # The OpenAI-compatible gateway answers in OpenAI's error shape, which its SDKs read.
+            body = {
+                "error": {
+                    "message": detail,
+                    "type": "invalid_request_error",
+                    "code": "request_too_large",
+                }
+            }
+            content_type = b"application/json"
+        else:
+            body = {
+                "type": "urn:privasi:problem:payload-too-large",
+                "title": "Request body too large",
+                "status": 413,
+                "detail": detail,
+                "instance": path,
+                "request_id": request_id,
+            }
+            content_type = b"application/problem+json"
         raw = json.dumps(body).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/problem+json"),
+                    (b"content-type", content_type),
                     (b"content-length", str(len(raw)).encode()),
                     (b"x-request-id", request_id.encode()),
                     (b"connection", b"close"),
