@@ -11,10 +11,12 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from privasi.audit import chain
 from privasi.audit.chain import GENESIS, PersonalDataInAudit, subjects_digest
@@ -40,40 +42,50 @@ __all__ = [
 ]
 
 MAX_PAGE = 500
+# Core statements on the head: cheaper than ORM ones, and readers load it with populate_existing
+HEADS = cast(Table, AuditHead.__table__)
 
 
 def _truncate(value: str | None, length: int) -> str | None:
     return value[:length] if value is not None else None
 
 
-def _lock_head(session: PrivasiSession, org_id: str) -> AuditHead:
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        # SQLite ignores FOR UPDATE; a write takes the database's write lock now, before the head
-        # is read, so a concurrent writer waits instead of reading the same head.
-        session.execute(
-            update(AuditHead).where(AuditHead.org_id == org_id).values(seq=AuditHead.seq),
-            execution_options={"synchronize_session": False},
-        )
-    # populate_existing: a session kept across commits (expire_on_commit is off) must not reuse
-    # the head it read in an earlier transaction.
-    locked = (
+def _head_query(org_id: str) -> Any:
+    # populate_existing: the head is written with Core statements, which leave an instance
+    # already in the session's identity map as it was
+    return (
         select(AuditHead)
         .where(AuditHead.org_id == org_id)
-        .with_for_update()
         .execution_options(populate_existing=True)
     )
-    head = session.scalar(locked)
-    if head is not None:
-        return head
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(AuditHead).on_conflict_do_nothing(index_elements=["org_id"]),
-        [{"org_id": org_id, "seq": 0, "mac": GENESIS, "updated_at": utcnow()}],
+
+
+def _lock_head(session: PrivasiSession, org_id: str) -> tuple[str, int, str]:
+    """The chain head's (id, seq, mac), its row locked until the transaction ends.
+
+    One ``UPDATE ... RETURNING`` locks and reads at once: on PostgreSQL it takes the row lock
+    as ``SELECT ... FOR UPDATE`` would; on SQLite (which ignores FOR UPDATE) it takes the
+    database's write lock before the head is read, so a concurrent writer waits instead of
+    reading the same head. Read through the database, never the session's identity map, so a
+    session kept across commits cannot reuse a head read in an earlier transaction.
+    """
+    locked = (
+        update(HEADS)
+        .where(HEADS.c.org_id == org_id)
+        .values(seq=HEADS.c.seq)
+        .returning(HEADS.c.id, HEADS.c.seq, HEADS.c.mac)
     )
-    head = session.scalar(locked)
-    assert head is not None
-    return head
+    row = session.execute(locked).first()
+    if row is None:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(
+            insert(AuditHead).on_conflict_do_nothing(index_elements=["org_id"]),
+            [{"org_id": org_id, "seq": 0, "mac": GENESIS, "updated_at": utcnow()}],
+        )
+        row = session.execute(locked).first()
+    assert row is not None
+    return str(row[0]), int(row[1]), str(row[2])
 
 
 def record(
@@ -115,10 +127,10 @@ def record(
         raise ValueError("an audit count cannot be negative")
     key_id, key = (vault or vault_for(session)).audit_key(org_id)
 
-    head = _lock_head(session, org_id)
+    head_id, head_seq, head_mac = _lock_head(session, org_id)
     event = AuditEvent(
         org_id=org_id,
-        seq=head.seq + 1,
+        seq=head_seq + 1,
         occurred_at=utcnow(),
         actor=principal.actor[:100],
         action=action,
@@ -130,12 +142,22 @@ def record(
         count=count,
         subjects_digest=digest,
         key_id=key_id,
-        prev_mac=head.mac,
+        prev_mac=head_mac,
     )
     event.mac = chain.event_mac(key, event)
     session.add(event)
-    head.seq, head.mac, head.updated_at = event.seq, event.mac, event.occurred_at
     session.flush()
+    session.execute(
+        update(HEADS)
+        .where(HEADS.c.org_id == org_id)
+        .values(seq=event.seq, mac=event.mac, updated_at=event.occurred_at)
+    )
+    held = session.identity_map.get(identity_key(AuditHead, head_id))
+    if held is not None:
+        # a head instance loaded earlier in this session follows the Core write, not dirtied
+        set_committed_value(held, "seq", event.seq)
+        set_committed_value(held, "mac", event.mac)
+        set_committed_value(held, "updated_at", event.occurred_at)
     return event
 
 
@@ -306,7 +328,7 @@ def verify(
         expected += 1
     result.last_seq = expected - 1
 
-    head = session.scalar(select(AuditHead).where(AuditHead.org_id == org_id))
+    head = session.scalar(_head_query(org_id))
     if head is not None and (head.seq != result.last_seq or head.mac != prev):
         _fail(
             result,
@@ -379,7 +401,7 @@ def checkpoint(
     result = verify(session, org_id, vault=vault)
     if not result.ok:
         raise Conflict(f"the audit chain does not verify: {result.message}")
-    head = session.scalar(select(AuditHead).where(AuditHead.org_id == org_id))
+    head = session.scalar(_head_query(org_id))
     seq, mac = (head.seq, head.mac) if head is not None else (0, GENESIS)
     _, key = vault.audit_key(org_id)
     row = AuditCheckpoint(
