@@ -10,12 +10,13 @@ The business's table ``events`` (id, email, note, created_at) is declared in a p
 table is made once, then copied (a file copy on SQLite, ``CREATE TABLE ... AS`` on PostgreSQL)
 so both sides start from the same rows and indexes.
 
-- *Sweep*: ``privasi.retention.service.run_rule`` as the worker runs it: keyset batches of
-  ``BATCH_ROWS`` keys, each batch's keys committed to the run in privasi's database first, then
-  one DELETE (or UPDATE with random tokens) by key in its own transaction, then the batch
-  recorded with its digest; evidence in the audit chain at the end.
-- *Batched by hand*: the same batches written by hand (keys read, one statement over the range,
-  one transaction each) with no bookkeeping: what batching itself costs.
+- *Sweep*: ``privasi.retention.service.run_rule`` as the worker runs it: windows of the key
+  holding about ``TABLE_BATCH_ROWS`` due rows; per window, the due keys counted and digested in
+  SQL, one DELETE (or UPDATE with random tokens) over the window, the batch announced to the run
+  in privasi's database before the business's commit, each window its own transaction; evidence
+  in the audit chain at the end.
+- *Batched by hand*: bounded batches written by hand (one statement over a window of keys, one
+  transaction each) with no bookkeeping and no digest: what batching itself costs.
 - *Floor*: one hand-written statement, ``DELETE FROM events WHERE created_at <= :cutoff`` (or
   the same UPDATE), in one transaction, through an engine made the same way (same driver, same
   journal and synchronous settings: SQLAlchemy's defaults, as the connector uses them).
@@ -220,25 +221,23 @@ def _floor(url: str, schema: str | None, action: str, cutoff: datetime) -> tuple
 
 
 def _batched_floor(
-    url: str, schema: str | None, action: str, cutoff: datetime, batch: int
+    url: str, schema: str | None, action: str, cutoff: datetime, batch: int, share: float
 ) -> tuple[float, int]:
-    """The same work written by hand in the same batches (keys read in key order, one statement
-    over the range, one transaction each), with no bookkeeping: what batching itself costs."""
+    """The same work written by hand in bounded batches (one statement over a window of keys
+    holding about ``batch`` due rows, one transaction each), with no bookkeeping and no digest:
+    what batching itself costs."""
     engine = sa.create_engine(url)
     table = _events(schema)
     bound = cutoff.replace(tzinfo=None)
     due = sa.and_(table.c.created_at.is_not(None), table.c.created_at <= bound)
     if action == "anonymise":
         due = sa.and_(due, table.c.email.not_like("anon-%"))
-    started, done, after = time.perf_counter(), 0, 0
-    while True:
-        with engine.connect() as conn:
-            query = sa.select(table.c.id).where(due, table.c.id > after)
-            keys = conn.execute(query.order_by(table.c.id).limit(batch)).cursor.fetchall()
-        if not keys:
-            break
-        first, last = keys[0][0], keys[-1][0]
-        where = sa.and_(table.c.id >= first, table.c.id <= last, due)
+    width = max(1, int(batch / share))
+    started, done = time.perf_counter(), 0
+    with engine.connect() as conn:
+        top = int(conn.scalar(sa.select(sa.func.max(table.c.id))) or 0)
+    for above in range(0, top, width):
+        where = sa.and_(table.c.id > above, table.c.id <= above + width, due)
         with engine.begin() as conn:
             if action == "delete":
                 done += conn.execute(sa.delete(table).where(where)).rowcount or 0
@@ -251,7 +250,6 @@ def _batched_floor(
                 )
                 statement = sa.update(table).where(where).values(email=token, note=None)
                 done += conn.execute(statement).rowcount or 0
-        after = last
     elapsed = time.perf_counter() - started
     engine.dispose()
     return elapsed, done
@@ -275,7 +273,7 @@ def main() -> None:
     parser.add_argument("--expired", type=float, default=0.3)
     parser.add_argument("--action", choices=("delete", "anonymise"), default="delete")
     parser.add_argument(
-        "--batch", type=int, default=None, help="rows per batch (default BATCH_ROWS)"
+        "--batch", type=int, default=None, help="rows per batch (default TABLE_BATCH_ROWS)"
     )
     parser.add_argument("--rounds", type=int, default=3, help="fresh copies, sides alternated")
     parser.add_argument("--index", action="store_true", help="index the timestamp column")
@@ -336,7 +334,7 @@ def main() -> None:
         cutoff = rules.cutoff(rule, NOW)
         expected = sum(1 for i in range(1, args.rows + 1) if _is_old(i, args.rows, args.expired))
         if args.batch:
-            sweep.BATCH_ROWS = args.batch
+            sweep.TABLE_BATCH_ROWS = args.batch
 
         sweeps: list[float] = []
         floors: list[float] = []
@@ -352,7 +350,12 @@ def main() -> None:
             for side in sides[round_ % 3 :] + sides[: round_ % 3]:
                 if side == "batched":
                     batched_s, batched_n = _batched_floor(
-                        batched_url, batched_schema, args.action, cutoff, sweep.BATCH_ROWS
+                        batched_url,
+                        batched_schema,
+                        args.action,
+                        cutoff,
+                        sweep.TABLE_BATCH_ROWS,
+                        args.expired,
                     )
                     batcheds.append(batched_s)
                     assert batched_n == expected, (batched_n, expected)
@@ -378,7 +381,9 @@ def main() -> None:
         sweep_s, floor_s = statistics.median(sweeps), statistics.median(floors)
         backend = "PostgreSQL" if schema else f"SQLite {sqlite3.sqlite_version}"
         print(f"python {platform.python_version()}, {platform.machine()}, business db: {backend}")
-        print(f"rows {args.rows:,}, expired {expected:,} ({args.action}), batch {sweep.BATCH_ROWS}")
+        print(
+            f"rows {args.rows:,}, expired {expected:,} ({args.action}), batch {sweep.TABLE_BATCH_ROWS}"
+        )
         print(f"sweep  {sweep_s:8.2f} s  median ({run.batches} batches, digest {run.digest[:16]})")
         print(f"floor  {floor_s:8.2f} s  median (one statement, one transaction)")
         print(f"ratio  {sweep_s / floor_s:8.2f}x  (target <= 1.5x)")

@@ -64,6 +64,7 @@ def test_a_sweep_job_beats_between_batches(db: Any, business: Any, monkeypatch: 
         [{"id": i, "user_email": f"k{i}@contoh.example", "closed_at": old} for i in range(1, 8)],
     )
     monkeypatch.setattr(sweep, "BATCH_ROWS", 2)
+    monkeypatch.setattr(sweep, "TABLE_BATCH_ROWS", 2)
     beats: list[str] = []
     real = jobs.heartbeat
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection, Engine
 
 from privasi.connectors import tables
@@ -148,23 +149,121 @@ def _apply(
     due: sa.ColumnElement[bool],
     batch: dict[str, Any],
 ) -> int:
-    if "keys" not in batch:
+    if "above" in batch:
+        by_key = _window(mapped, batch["above"], batch["last"])
+    elif "keys" not in batch:
         # The batch is every due row between its first and last key (keyset order, the same
         # predicate): a range the primary key's index walks, rather than thousands of parameters.
         column = mapped.key[0]
         by_key = sa.and_(column >= batch["first"], column <= batch["last"])
     else:
         by_key = sa.tuple_(*mapped.key).in_([tuple(k) for k in batch["keys"]])
+    return int(conn.execute(_change(conn, target, mapped, by_key, due)).rowcount or 0)
+
+
+def _change(
+    conn: Connection,
+    target: TableTarget,
+    mapped: Mapped,
+    by_key: sa.ColumnElement[bool],
+    due: sa.ColumnElement[bool],
+) -> Any:
     if target.delete_rows:
-        statement: Any = sa.delete(mapped.table).where(by_key, due)
-    else:
-        values = {
-            name: _value(conn, mapped.table.c[name], op)
-            for name, op in target.ops.items()
-            if op != "keep"
-        }
-        statement = sa.update(mapped.table).where(by_key, due).values(values)
-    return int(conn.execute(statement).rowcount or 0)
+        return sa.delete(mapped.table).where(by_key, due)
+    values = {
+        name: _value(conn, mapped.table.c[name], op)
+        for name, op in target.ops.items()
+        if op != "keep"
+    }
+    return sa.update(mapped.table).where(by_key, due).values(values)
+
+
+def _window(mapped: Mapped, above: int | None, last: int) -> sa.ColumnElement[bool]:
+    column = mapped.key[0]
+    if above is None:
+        return column <= last
+    return sa.and_(column > above, column <= last)
+
+
+def windowed(conn: Connection, mapped: Mapped) -> bool:
+    """Whether a table can be swept in windows of its key: one integer key, on a database whose
+    keys we can list and digest in SQL (SQLite, PostgreSQL)."""
+    return (
+        len(mapped.key) == 1
+        and isinstance(mapped.key[0].type, sa.Integer)
+        and conn.dialect.name in ("sqlite", "postgresql")
+    )
+
+
+def _first_due(
+    conn: Connection, mapped: Mapped, due: sa.ColumnElement[bool], above: int | None
+) -> int | None:
+    """The smallest due key after ``above``: where the next window starts, skipping gaps."""
+    column = mapped.key[0]
+    query = select(sa.func.min(column)).where(due)
+    if above is not None:
+        query = query.where(column > above)
+    found = conn.scalar(query)
+    return None if found is None else int(found)
+
+
+def _listing(conn: Connection, mapped: Mapped, where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """How many due keys the window holds and all of them joined by commas in key order, built
+    by the database: one string per batch instead of a Python object per key."""
+    column = mapped.key[0]
+    if conn.dialect.name == "postgresql":
+        joined = sa.func.string_agg(
+            sa.cast(column, sa.Text), aggregate_order_by(sa.literal(","), column)
+        )
+        return select(sa.func.count(), joined).where(where)
+    # SQLite aggregates in the order the ordered subquery yields (a walk of the key).
+    inner = select(column.label("k")).where(where).order_by(column).subquery()
+    return select(sa.func.count(), sa.func.group_concat(inner.c.k, ","))
+
+
+def joined_digest(joined: str) -> str:
+    """``batch_digest`` of integer keys from their comma-joined text: the same JSON list."""
+    return hashlib.sha256(f"[{joined}]".encode()).hexdigest()
+
+
+def _apply_window(
+    conn: Connection,
+    target: TableTarget,
+    mapped: Mapped,
+    due: sa.ColumnElement[bool],
+    above: int | None,
+    last: int,
+) -> tuple[int, str] | None:
+    """Delete or anonymise every due row with ``above < key <= last`` (a range the key's index
+    walks; the second walk finds its pages cached) and return how many and their digest. None
+    when the change did not meet exactly the rows listed (someone else wrote in between): the
+    caller rolls back and asks ``_apply_window_returning`` instead."""
+    where = sa.and_(_window(mapped, above, last), due)
+    row = conn.execute(_listing(conn, mapped, where)).one()
+    count, joined = int(row[0] or 0), row[1]
+    if not count:
+        return 0, ""
+    changed = int(
+        conn.execute(_change(conn, target, mapped, _window(mapped, above, last), due)).rowcount or 0
+    )
+    if changed != count:
+        return None
+    return count, joined_digest(str(joined))
+
+
+def _apply_window_returning(
+    conn: Connection,
+    target: TableTarget,
+    mapped: Mapped,
+    due: sa.ColumnElement[bool],
+    above: int | None,
+    last: int,
+) -> tuple[int, str]:
+    """The same change, its keys returned by the statement itself (slower, always exact)."""
+    statement = _change(conn, target, mapped, _window(mapped, above, last), due)
+    result = conn.execute(statement.returning(mapped.key[0]))
+    keys = sorted(int(row[0]) for row in result.cursor.fetchall())
+    return len(keys), batch_digest(keys)
 
 
 def count_table(

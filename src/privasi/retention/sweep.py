@@ -36,16 +36,34 @@ from privasi.retention.models import RetentionClock, RetentionRun
 from privasi.retention.rules import PrivasiTarget, TableTarget
 from privasi.retention.statements import (
     _apply,
+    _apply_window,
+    _apply_window_returning,
     _batch,
     _due,
+    _first_due,
     _next_keys,
     batch_digest,
+    windowed,
 )
 from privasi.subjects import service as subjects
 from privasi.subjects.models import Subject
 from privasi.vault.service import vault_for
 
 BATCH_ROWS = 10_000
+# A business table's batch is one range statement, cheap per row next to the sync of its commit,
+# so it takes more rows (still one bounded transaction).
+TABLE_BATCH_ROWS = 50_000
+# A window spans at most this many batches' worth of keys (so it never changes more rows), and
+# is given up for the keyed walk when it finds fewer than 1/SPARSE of a batch at that width.
+WINDOW_CAP = 8
+SPARSE = 8
+_DONE = object()
+
+
+class _Moved(Exception):
+    """A window's rows changed between listing them and changing them."""
+
+
 LEASE = timedelta(minutes=2)
 Beat = Callable[[], object]
 
@@ -175,6 +193,7 @@ class Runner:
         self.policy, self.rule = policy, rule
         self.owner, self.beat = owner, beat
         self.batch = batch_rows or BATCH_ROWS
+        self.table_batch = batch_rows or TABLE_BATCH_ROWS
 
     # Every bookkeeping write goes through here: it checks that this process still holds the
     # run (another may have taken it over after a lease ran out) and renews the lease.
@@ -257,7 +276,13 @@ class Runner:
         with self.db.session(self.org_id) as session:
             after = (self._locked(session).progress or {}).get(target.key, {}).get("after")
         with engine.connect() as conn:
-            keys = _next_keys(conn, mapped, due, after, self.batch)
+            by_window = windowed(conn, mapped)
+        if by_window:
+            after = self._windows(engine, target, mapped, due, after)
+            if after is _DONE:
+                return
+        with engine.connect() as conn:
+            keys = _next_keys(conn, mapped, due, after, self.table_batch)
         if not keys:
             return
         batch: dict[str, Any] | None = _batch(target.key, keys, single)
@@ -267,12 +292,100 @@ class Runner:
             with engine.begin() as conn:
                 changed = _apply(conn, target, mapped, due, batch)
             with engine.connect() as conn:
-                keys = _next_keys(conn, mapped, due, keys[-1], self.batch)
+                keys = _next_keys(conn, mapped, due, keys[-1], self.table_batch)
             following = _batch(target.key, keys, single) if keys else None
             # One commit records the batch just applied and announces the next one.
             self._close_batch(target.key, changed, batch, following)
             batch = following
             self._tick()
+
+    def _windows(
+        self,
+        engine: sa.Engine,
+        target: TableTarget,
+        mapped: Mapped,
+        due: sa.ColumnElement[bool],
+        after: Any,
+    ) -> Any:
+        """Sweep an integer-keyed table in windows of its key (``above < key <= last``): per
+        batch, the window's due keys are counted and digested in SQL and one statement changes
+        them; then, with that transaction still open, one commit here records the batch before
+        and announces this one (its window, count and digest); then the business's commit. A process killed before
+        that commit leaves the announced batch to be applied again; one killed after it, a batch
+        whose replay finds nothing left and counts what was announced. The window's width follows
+        the density of due rows so a batch changes about ``table_batch`` rows, and never spans more
+        than ``WINDOW_CAP`` times that many keys. Returns ``_DONE``, or the key where the keyed walk
+        takes over: where due rows are too sparse among the keys for windows to pay."""
+        width, cap = self.table_batch, self.table_batch * WINDOW_CAP
+        above: int | None = after
+        previous: dict[str, Any] | None = None
+        start = True
+        while True:
+            if start:
+                with engine.connect() as conn:
+                    first = _first_due(conn, mapped, due, above)
+                if first is None:
+                    break
+                above, start = first - 1, False
+            assert above is not None
+            last = above + width
+            try:
+                with engine.begin() as conn:
+                    batch = self._window(conn, target, mapped, due, above, last, previous)
+            except _Moved:
+                with engine.begin() as conn:
+                    batch = self._window(
+                        conn, target, mapped, due, above, last, previous, exact=True
+                    )
+            n = batch["count"] if batch is not None else 0
+            previous = batch or previous
+            above = last
+            if not n:
+                start = True  # skip to the next due row rather than walking empty windows
+            else:
+                self._tick()
+                if width >= cap and n * SPARSE < self.table_batch:
+                    break
+            width = max(1, min(width * 2, cap, width * self.table_batch // max(n, 1)))
+        if previous is not None:
+            self._close_batch(target.key, previous["count"], previous)
+        return _DONE if start else above
+
+    def _window(
+        self,
+        conn: sa.Connection,
+        target: TableTarget,
+        mapped: Mapped,
+        due: sa.ColumnElement[bool],
+        above: int,
+        last: int,
+        previous: dict[str, Any] | None,
+        *,
+        exact: bool = False,
+    ) -> dict[str, Any] | None:
+        """One window changed in the business's open transaction, then, before its commit, the
+        batch before it recorded here and this one announced, in one commit."""
+        if exact:
+            found: tuple[int, str] | None = _apply_window_returning(
+                conn, target, mapped, due, above, last
+            )
+        else:
+            found = _apply_window(conn, target, mapped, due, above, last)
+        if found is None:
+            raise _Moved
+        n, digest = found
+        if not n:
+            return None
+        batch = {"target": target.key, "count": n, "digest": digest, "above": above, "last": last}
+        if previous is None:
+            self._announce(batch)
+        else:
+            self._close_batch(target.key, previous["count"], previous, batch)
+        return batch
+
+    def _announce(self, batch: dict[str, Any]) -> None:
+        with self.db.session(self.org_id) as session:
+            self._locked(session).pending = batch
 
     def _close_batch(
         self,

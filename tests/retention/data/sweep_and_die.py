@@ -22,9 +22,10 @@ config = json.loads(Path(sys.argv[1]).read_text())
 settings = Settings(_env_file=None, **config["settings"])
 db = Database(settings.db_url)
 vault = Vault.from_settings(settings, db)
-sweep.BATCH_ROWS = config["batch"]
+sweep.BATCH_ROWS = sweep.TABLE_BATCH_ROWS = config["batch"]
 calls = {"n": 0}
 real_apply = sweep._apply
+real_apply_window = sweep._apply_window
 real_close = sweep.Runner._close_batch
 
 
@@ -37,6 +38,15 @@ def _apply(*args: Any, **kwargs: Any) -> int:
     return changed
 
 
+def _apply_window(*args: Any, **kwargs: Any) -> Any:
+    keys = real_apply_window(*args, **kwargs)
+    if config["point"] == "mid_batch":
+        calls["n"] += 1
+        if calls["n"] == config["at_call"]:
+            os.kill(os.getpid(), signal.SIGKILL)  # the statement ran; its transaction is open
+    return keys
+
+
 def _close(self: Any, *args: Any, **kwargs: Any) -> None:
     if config["point"] == "after_commit":
         calls["n"] += 1
@@ -45,7 +55,8 @@ def _close(self: Any, *args: Any, **kwargs: Any) -> None:
     real_close(self, *args, **kwargs)
 
 
-sweep._apply = _apply  # type: ignore[assignment]
+sweep._apply = _apply
+sweep._apply_window = _apply_window
 sweep.Runner._close_batch = _close  # type: ignore[method-assign]
 service.run_rule(
     db,
