@@ -10,8 +10,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from privasi.audit import service as audit
@@ -24,6 +25,7 @@ from privasi.orgs.principal import Principal
 from privasi.vault.core import Vault, vault_for
 
 CONVERSATION_PREFIX = "pvc_"
+CONVERSATIONS = cast(Table, GatewayConversation.__table__)
 
 
 @dataclass
@@ -104,29 +106,32 @@ def save_mapping(
     now = utcnow()
     row = conversation.row
     if row is None:
-        row = GatewayConversation(
-            token_digest=conversation.digest,
-            api_key_id=api_key_id,
-            recipient_id=terms.recipient.id,
-            mapping_sealed="",
-            version=1,
-            created_at=now,
-            last_used_at=now,
-            expires_at=now + terms.retention,
-        )
         # a UUID: the audit trail records this id, and its checks know UUIDs are not personal
-        row.id = new_id()
-        row.mapping_sealed = vault.seal_for_org(
-            org_id, "secrets", conversation.mapping.to_json(), _aad(row.id)
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            # the same derived conversation was created by a simultaneous call: use theirs
-            return False
-        conversation.row = row
+        row_id = new_id()
+        values = {
+            "id": row_id,
+            "token_digest": conversation.digest,
+            "api_key_id": api_key_id,
+            "recipient_id": terms.recipient.id,
+            "mapping_sealed": vault.seal_for_org(
+                org_id, "secrets", conversation.mapping.to_json(), _aad(row_id)
+            ),
+            "version": 1,
+            "created_at": now,
+            "last_used_at": now,
+            "expires_at": now + terms.retention,
+        }
+        if conversation.derived:
+            try:
+                with session.begin_nested():
+                    session.execute(insert(CONVERSATIONS), [values])
+            except IntegrityError:
+                # the same derived conversation was created by a simultaneous call: use theirs
+                return False
+        else:
+            # a fresh id is 24 random bytes, so no other call can be creating it: no savepoint
+            session.execute(insert(CONVERSATIONS), [values])
+        conversation.row = GatewayConversation(**values)  # detached: carries the id onwards
         conversation.version = 1
         return True
     sealed = vault.seal_for_org(org_id, "secrets", conversation.mapping.to_json(), _aad(row.id))

@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy import Table, insert, select, update
@@ -272,30 +272,37 @@ def upstream_config(session: PrivasiSession, vault: Vault | None = None) -> Upst
 # --- rate limits -------------------------------------------------------------------------------
 
 
+RATE_WINDOWS = cast(Table, GatewayRateWindow.__table__)
+CHAT_LOGS = cast(Table, GatewayChatLog.__table__)
+_count_statements: dict[str, Any] = {}
+
+
+def _count_statement(dialect: str) -> Any:
+    """One upsert that counts the call and returns the window's count: a single round trip,
+    atomic in the database, so every process shares the limit. Built once per dialect."""
+    found = _count_statements.get(dialect)
+    if found is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = RATE_WINDOWS
+        found = (
+            insert(table)
+            .on_conflict_do_update(
+                index_elements=["org_id", "api_key_id", "window_start"],
+                set_={"calls": table.c.calls + 1},
+            )
+            .returning(table.c.calls)
+        )
+        _count_statements[dialect] = found
+    return found
+
+
 def count_call(session: PrivasiSession, api_key_id: str, limit: int) -> None:
     """Count one call in this minute's window (shared by every process); refuse past the limit."""
     now = utcnow()
     window = now.replace(second=0, microsecond=0)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = GatewayRateWindow.__table__
-    assert isinstance(table, Table)
-    statement = (
-        insert(table)
-        .on_conflict_do_update(
-            index_elements=["org_id", "api_key_id", "window_start"],
-            set_={"calls": table.c.calls + 1},
-        )
-        .returning(table.c.calls)
-    )
     calls = session.execute(
-        statement,
-        {
-            "id": new_id(),
-            "api_key_id": api_key_id,
-            "window_start": window,
-            "calls": 1,
-        },
+        _count_statement(session.get_bind().dialect.name),
+        {"id": new_id(), "api_key_id": api_key_id, "window_start": window, "calls": 1},
     ).scalar_one()
     if calls > limit:
         retry = max(1, int((window + RATE_WINDOW - now).total_seconds()) + 1)
@@ -367,7 +374,7 @@ def record_call(
         )
     if terms.keep_logs and conversation_id and call.sent is not None:
         session.execute(
-            insert(GatewayChatLog),
+            insert(CHAT_LOGS),
             [
                 {
                     "id": new_id(),
