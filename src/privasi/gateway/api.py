@@ -32,10 +32,11 @@ def _error(exc: GatewayError) -> JSONResponse:
     return JSONResponse(exc.body, status_code=exc.status, headers=headers or None)
 
 
-async def _principal(request: Request) -> Principal:
+def _authenticate(request: Request) -> Principal:
+    """The caller's principal (blocking: run it in a worker thread)."""
     db, settings = get_db(request), get_settings(request)
     try:
-        principal = await asyncio.to_thread(resolve_principal, request, db, settings)
+        principal = resolve_principal(request, db, settings)
         principal.require("gateway.use")
     except PrivasiError as exc:
         raise proxy.from_domain(exc) from None
@@ -43,9 +44,11 @@ async def _principal(request: Request) -> Principal:
     return principal
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    limit = get_settings(request).gateway_max_request_bytes
-    raw = await request.body()
+async def _principal(request: Request) -> Principal:
+    return await asyncio.to_thread(_authenticate, request)
+
+
+def _body(raw: bytes, limit: int) -> dict[str, Any]:
     if len(raw) > limit:
         raise GatewayError(
             413, f"gateway requests are limited to {limit} bytes", "request_too_large"
@@ -66,13 +69,21 @@ async def _body(request: Request) -> dict[str, Any]:
 
 @router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion, pseudonymised")
 async def chat_completions(request: Request) -> Response:
+    settings = get_settings(request)
+    token = request.headers.get(CONVERSATION_HEADER)
+    raw = await request.body()
+
+    def start() -> proxy.Call:
+        # the key check, the body's checks and the call's set-up in one trip to a worker thread
+        principal = _authenticate(request)
+        body = _body(raw, settings.gateway_max_request_bytes)
+        call = proxy.Call(get_db(request), settings, request.app.state.vault, principal, body)
+        call.resolve(token)
+        return call
+
     try:
-        principal = await _principal(request)
-        body = await _body(request)
-        call = proxy.Call(
-            get_db(request), get_settings(request), request.app.state.vault, principal, body
-        )
-        outgoing = await call.prepare(request.headers.get(CONVERSATION_HEADER))
+        call = await asyncio.to_thread(start)
+        outgoing = await call.prepare(token)
         if call.stream:
             stream = await call.open_stream(outgoing)
             return StreamingResponse(

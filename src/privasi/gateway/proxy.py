@@ -22,6 +22,7 @@ from privasi.config import Settings
 from privasi.db import Database
 from privasi.errors import NotFound, PrivasiError, RateLimited, ValidationFailed
 from privasi.gateway import conversations, service, upstream
+from privasi.gateway.detection import CachedDetector
 from privasi.gateway.placeholders import ConversationMapping, json_escape
 from privasi.gateway.redact import Redaction, Redactor, RequestRefused
 from privasi.gateway.stream import SseRestorer
@@ -31,15 +32,15 @@ from privasi.pii import Detector
 from privasi.vault.core import Vault
 
 log = logging.getLogger("privasi.gateway")
-_detector: list[Detector] = []
+_detector: list[CachedDetector] = []
 _detector_lock = threading.Lock()
 SAVE_ATTEMPTS = 3
 
 
-def detector() -> Detector:
+def detector() -> CachedDetector:
     with _detector_lock:
         if not _detector:
-            _detector.append(Detector())
+            _detector.append(CachedDetector(Detector()))
         return _detector[0]
 
 
@@ -165,17 +166,29 @@ class Call:
             result.body["user"] = "privasi-" + self.route.conversation.digest[:24]
         return result
 
-    def _save(self) -> bool:
+    def resolve(self, token: str | None) -> None:
+        """The call's set-up (blocking): upstream, terms, the rate window and the conversation."""
+        try:
+            self.route = self._resolve(token)
+        except PrivasiError as exc:
+            raise from_domain(exc) from None
+
+    def _needs_save(self) -> bool:
         assert self.route is not None
         conversation = self.route.conversation
         if conversation.row is not None and not self.mapping.changed:
-            return True
+            return False
         if conversation.row is None and not conversation.derived and not self.stream:
             # a new conversation's id reaches the client only with the answer, so its mapping
             # is written with the call's record (one transaction less per call)
             conversation.mapping = self.mapping
             self.deferred = True
-            return True
+            return False
+        return True
+
+    def _save(self) -> bool:
+        assert self.route is not None
+        conversation = self.route.conversation
         saved_mapping = conversation.mapping
         conversation.mapping = self.mapping
         with self.db.session(self.principal.org_id) as session:
@@ -193,11 +206,9 @@ class Call:
     async def prepare(self, token: str | None) -> dict[str, Any]:
         """The body to send to the provider; raises ``GatewayError`` when nothing may be sent."""
         timeout = self.settings.gateway_detection_timeout_seconds
-        for _ in range(SAVE_ATTEMPTS):
-            try:
-                self.route = await asyncio.to_thread(self._resolve, token)
-            except PrivasiError as exc:
-                raise from_domain(exc) from None
+        for attempt in range(SAVE_ATTEMPTS):
+            if attempt or self.route is None:
+                await asyncio.to_thread(self.resolve, token)
             try:
                 self.redaction = await asyncio.wait_for(asyncio.to_thread(self._redact), timeout)
             except RequestRefused as refused:
@@ -222,9 +233,10 @@ class Call:
                     "detection_failed",
                     type_="api_error",
                 ) from None
-            if await asyncio.to_thread(self._save):
+            if not self._needs_save() or await asyncio.to_thread(self._save):
                 return self.redaction.body
             # another call of this conversation saved first: start again from its mapping
+            assert self.route is not None
             if not self.route.conversation.derived:
                 token = self.route.conversation.token
         raise GatewayError(

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from privasi.gateway.detection import Detects
 from privasi.gateway.placeholders import ConversationMapping
-from privasi.pii import Detector, Finding
+from privasi.pii import Finding
 from privasi.policy.vocab import EntityAction
 
 TEXT_PART_TYPES = frozenset({"text", "input_text"})
@@ -44,7 +45,7 @@ class Redaction:
 class Redactor:
     def __init__(
         self,
-        detector: Detector,
+        detector: Detects,
         action_for: Callable[[str], EntityAction],
         mapping: ConversationMapping,
     ) -> None:

@@ -1,0 +1,64 @@
+"""Detection with a memory of texts already checked.
+
+A chat client sends the whole conversation on every turn, and every call of one widget carries the
+same system prompt, so most of a request's text was checked moments ago. The detector is
+deterministic for a text, so its findings (offsets and types, never values) are kept per process
+under a keyed digest of the text: the text itself is not kept, and without the per-process key the
+digests cannot be matched against guessed texts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from typing import Protocol
+
+from privasi.pii import Detector, Finding
+
+# Below this length detection costs about what the digest does, and a short text (a lone name or
+# number) is the kind whose digest is worth guessing at: those are always detected afresh.
+MIN_CACHED_CHARS = 64
+CACHE_ENTRIES = 2048
+
+
+class Detects(Protocol):
+    def detect(self, text: str) -> list[Finding]: ...
+
+
+class CachedDetector:
+    """``detect`` of the wrapped detector, remembered for the last ``size`` long texts."""
+
+    def __init__(self, detector: Detector, size: int = CACHE_ENTRIES) -> None:
+        self._detector = detector
+        self._size = size
+        self._key = os.urandom(32)
+        self._found: OrderedDict[bytes, tuple[Finding, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def _digest(self, text: str) -> bytes:
+        data = text.encode("utf-8", "surrogatepass")
+        return hashlib.blake2b(data, key=self._key, digest_size=32).digest()
+
+    def detect(self, text: str) -> list[Finding]:
+        if len(text) < MIN_CACHED_CHARS:
+            return self._detector.detect(text)
+        digest = self._digest(text)
+        with self._lock:
+            found = self._found.get(digest)
+            if found is not None:
+                self._found.move_to_end(digest)
+                self.hits += 1
+                return list(found)
+        fresh = self._detector.detect(text)
+        with self._lock:
+            self._found[digest] = tuple(fresh)
+            while len(self._found) > self._size:
+                self._found.popitem(last=False)
+        return fresh
+
+    def forget(self) -> None:
+        with self._lock:
+            self._found.clear()
