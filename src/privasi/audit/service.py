@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -22,7 +22,7 @@ from privasi.audit import chain
 from privasi.audit.chain import GENESIS, PersonalDataInAudit, subjects_digest
 from privasi.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from privasi.audit.trail import describe, subject_trail
-from privasi.db import PrivasiSession, utcnow
+from privasi.db import PrivasiSession, new_id, utcnow
 from privasi.errors import Conflict, UnscopedQueryError, ValidationFailed
 from privasi.orgs.service import Principal
 from privasi.vault.core import Vault, vault_for
@@ -44,6 +44,7 @@ __all__ = [
 MAX_PAGE = 500
 # Core statements on the head: cheaper than ORM ones, and readers load it with populate_existing
 HEADS = cast(Table, AuditHead.__table__)
+EVENTS = cast(Table, AuditEvent.__table__)
 
 
 def _truncate(value: str | None, length: int) -> str | None:
@@ -78,9 +79,9 @@ def _lock_head(session: PrivasiSession, org_id: str) -> tuple[str, int, str]:
     row = session.execute(locked).first()
     if row is None:
         dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(
-            insert(AuditHead).on_conflict_do_nothing(index_elements=["org_id"]),
+            upsert(AuditHead).on_conflict_do_nothing(index_elements=["org_id"]),
             [{"org_id": org_id, "seq": 0, "mac": GENESIS, "updated_at": utcnow()}],
         )
         row = session.execute(locked).first()
@@ -129,6 +130,7 @@ def record(
 
     head_id, head_seq, head_mac = _lock_head(session, org_id)
     event = AuditEvent(
+        id=new_id(),
         org_id=org_id,
         seq=head_seq + 1,
         occurred_at=utcnow(),
@@ -145,8 +147,10 @@ def record(
         prev_mac=head_mac,
     )
     event.mac = chain.event_mac(key, event)
-    session.add(event)
+    # the caller's pending changes first, as before; the event itself goes in as one Core insert
+    # (the returned instance is not in the session: it is never changed after it is written)
     session.flush()
+    session.execute(insert(EVENTS), [{c.key: getattr(event, c.key) for c in EVENTS.columns}])
     session.execute(
         update(HEADS)
         .where(HEADS.c.org_id == org_id)
