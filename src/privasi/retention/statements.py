@@ -207,16 +207,16 @@ def _first_due(
     return None if found is None else int(found)
 
 
-def _listing(conn: Connection, mapped: Mapped, where: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    """How many due keys the window holds and all of them joined by commas in key order, built
-    by the database: one string per batch instead of a Python object per key."""
+def _joined(column: Any) -> Any:
+    """PostgreSQL: the keys joined by commas in key order."""
+    return sa.func.string_agg(sa.cast(column, sa.Text), aggregate_order_by(sa.literal(","), column))
+
+
+def _listing(mapped: Mapped, where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """SQLite: how many due keys the window holds and all of them joined by commas in key order
+    (SQLite aggregates in the order the ordered subquery yields, a walk of the key), built by
+    the database: one string per batch instead of a Python object per key."""
     column = mapped.key[0]
-    if conn.dialect.name == "postgresql":
-        joined = sa.func.string_agg(
-            sa.cast(column, sa.Text), aggregate_order_by(sa.literal(","), column)
-        )
-        return select(sa.func.count(), joined).where(where)
-    # SQLite aggregates in the order the ordered subquery yields (a walk of the key).
     inner = select(column.label("k")).where(where).order_by(column).subquery()
     return select(sa.func.count(), sa.func.group_concat(inner.c.k, ","))
 
@@ -235,18 +235,24 @@ def _apply_window(
     last: int,
 ) -> tuple[int, str] | None:
     """Delete or anonymise every due row with ``above < key <= last`` (a range the key's index
-    walks; the second walk finds its pages cached) and return how many and their digest. None
-    when the change did not meet exactly the rows listed (someone else wrote in between): the
-    caller rolls back and asks ``_apply_window_returning`` instead."""
-    where = sa.and_(_window(mapped, above, last), due)
-    row = conn.execute(_listing(conn, mapped, where)).one()
+    walks) and return how many and their digest. On PostgreSQL one statement changes the rows
+    and aggregates the keys it returned; on SQLite, which cannot, the keys are listed first and
+    the change's walk finds their pages cached. None when the change did not meet exactly the
+    rows listed (someone else wrote in between): the caller rolls back and asks
+    ``_apply_window_returning`` instead."""
+    window = _window(mapped, above, last)
+    change = _change(conn, target, mapped, window, due)
+    if conn.dialect.name == "postgresql":
+        changed = change.returning(mapped.key[0]).cte("changed")
+        key = next(iter(changed.c))
+        row = conn.execute(select(sa.func.count(), _joined(key))).one()
+        count = int(row[0] or 0)
+        return (count, joined_digest(str(row[1]))) if count else (0, "")
+    row = conn.execute(_listing(mapped, sa.and_(window, due))).one()
     count, joined = int(row[0] or 0), row[1]
     if not count:
         return 0, ""
-    changed = int(
-        conn.execute(_change(conn, target, mapped, _window(mapped, above, last), due)).rowcount or 0
-    )
-    if changed != count:
+    if int(conn.execute(change).rowcount or 0) != count:
         return None
     return count, joined_digest(str(joined))
 
