@@ -49,12 +49,14 @@ SYSTEM = (
 )
 
 
-def chat_body() -> bytes:
+def chat_body(i: int = 0) -> bytes:
+    # the system prompt is the same on every call (as a chat widget's is); the user's message
+    # differs on each, so no call's whole text was seen before
     body = {
         "model": "llama-3.1-8b-instant",
         "messages": [
             {"role": "system", "content": SYSTEM * 7},
-            {"role": "user", "content": MESSAGE * 5},
+            {"role": "user", "content": f"Pesanan {i:07d}. " + MESSAGE * 5},
         ],
     }
     return json.dumps(body).encode()
@@ -168,8 +170,8 @@ def cpu_seconds(pid: int) -> float:
 
 async def load(url: str, token: str, rate: float, seconds: float) -> dict[str, Any]:
     """Open-loop load: request i is due at t0 + i/rate, spread over 16 clients."""
-    body = chat_body()
     total = int(rate * seconds)
+    bodies = [chat_body(i) for i in range(total)]
     latencies: list[float] = []
     errors = 0
     start = time.perf_counter() + 0.2
@@ -185,10 +187,10 @@ async def load(url: str, token: str, rate: float, seconds: float) -> dict[str, A
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(http, due)))
+                tasks.append(asyncio.create_task(one(http, due, bodies[i])))
             await asyncio.gather(*tasks)
 
-    async def one(http: httpx.AsyncClient, due: float) -> None:
+    async def one(http: httpx.AsyncClient, due: float, body: bytes) -> None:
         nonlocal errors
         try:
             r = await http.post(url + "/chat/completions", content=body, headers=headers)
@@ -259,6 +261,7 @@ def main() -> int:
         return 0
 
     os.sched_setaffinity(0, {1})
+    load_before = os.getloadavg()
     python = sys.executable
     me = str(Path(__file__).resolve())
     procs: list[subprocess.Popen[bytes]] = []
@@ -305,10 +308,13 @@ def main() -> int:
                 proc.terminate()
             for proc in procs:
                 proc.wait(timeout=10)
+    load_after = os.getloadavg()
     print(
         f"\nLLM gateway, {len(chat_body())} byte request, {CLIENTS} clients, open loop, "
         f"{args.seconds:g} s per rate; Python {platform.python_version()}; "
-        f"{'PostgreSQL' if args.database_url else 'SQLite'}"
+        f"{'PostgreSQL' if args.database_url else 'SQLite'}; load average (1/5/15 min) "
+        f"{'/'.join(f'{x:.1f}' for x in load_before)} before, "
+        f"{'/'.join(f'{x:.1f}' for x in load_after)} after"
     )
     print(
         "| rate/s | direct p50 ms | direct p99 ms | gateway p50 ms | gateway p99 ms | "
