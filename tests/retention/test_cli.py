@@ -8,6 +8,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from privasi.retention import cli as retention_cli
 from privasi.retention.cli import app, holds_app
 from privasi.subjects import service as subjects
 
@@ -26,7 +27,7 @@ def _env(settings: Any) -> dict[str, str]:
 
 
 def test_plan_run_report_and_holds_from_the_command_line(
-    settings: Any, db: Any, business: Any
+    settings: Any, db: Any, business: Any, monkeypatch: Any
 ) -> None:
     biz = business("cybernet")
     old = naive(T0 - timedelta(days=800))
@@ -57,7 +58,9 @@ def test_plan_run_report_and_holds_from_the_command_line(
     assert {"system": "whatsapp_inbox", "table": None, "reason": "http_system", "detail": ""} in (
         whatsapp["skipped"]
     )
-    table = runner.invoke(app, ["plan", biz.slug, *at], env={**env, "COLUMNS": "250"})
+    # The console reads its width once, when the module is imported: widen it for this table.
+    monkeypatch.setattr(retention_cli.out, "width", 250)
+    table = runner.invoke(app, ["plan", biz.slug, *at], env=env)
     assert table.exit_code == 0 and "http_system" in table.output
 
     placed = runner.invoke(
