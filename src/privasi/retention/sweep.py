@@ -52,7 +52,7 @@ from privasi.vault.service import vault_for
 BATCH_ROWS = 10_000
 # A business table's batch is one range statement, cheap per row next to the sync of its commit,
 # so it takes more rows (still one bounded transaction).
-TABLE_BATCH_ROWS = 50_000
+TABLE_BATCH_ROWS = 100_000
 # A window spans at most this many batches' worth of keys (so it never changes more rows), and
 # is given up for the keyed walk when it finds fewer than 1/SPARSE of a batch at that width.
 WINDOW_CAP = 8
