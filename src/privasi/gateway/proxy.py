@@ -366,11 +366,16 @@ class Call:
         restorer = SseRestorer(self.mapping, self.answer.append)
         outcome = "client_closed"
         try:
+            event: list[bytes] = []
             async for line in response.aiter_lines():
-                for out in restorer.line(line):
-                    yield out
-            for out in restorer.finish():
-                yield out
+                event.extend(restorer.line(line))
+                if not line:
+                    # one write per event, not per line: each write costs a trip through the server
+                    yield b"".join(event)
+                    event.clear()
+            event.extend(restorer.finish())
+            if event:
+                yield b"".join(event)
             outcome = "ok"
         except httpx.HTTPError:
             outcome = "upstream_stream_error"

@@ -22,6 +22,7 @@ class SseRestorer:
         self.texts: dict[int, StreamRestorer] = {}
         self.arguments: dict[tuple[int, int], StreamRestorer] = {}
         self.last: dict[str, Any] | None = None
+        self._changed = False
 
     def line(self, line: str) -> list[bytes]:
         if not line.startswith("data:"):
@@ -36,10 +37,14 @@ class SseRestorer:
         if not isinstance(chunk, dict):
             return [(line + "\n").encode()]
         self.last = chunk
+        self._changed = False
         for choice in chunk.get("choices") or []:
             if isinstance(choice, dict):
                 self._choice(choice)
         # the blank line that ends the event comes from the provider's own stream
+        if not self._changed:
+            # most chunks carry no placeholder: the provider's own line goes on unchanged
+            return [(line + "\n").encode()]
         return [f"data: {json.dumps(chunk, ensure_ascii=False)}\n".encode()]
 
     def _choice(self, choice: dict[str, Any]) -> None:
@@ -56,6 +61,8 @@ class SseRestorer:
             out = restorer.feed(piece)
             if finished:
                 out += restorer.finish()
+            if out != text:
+                self._changed = True
             delta["content"] = out
         calls = delta.get("tool_calls")
         if isinstance(calls, list):
@@ -66,7 +73,10 @@ class SseRestorer:
                 key = (index, int(call.get("index") or 0))
                 restorer = self.arguments.setdefault(key, StreamRestorer(self.mapping, json_escape))
                 self.seen(function["arguments"])
-                function["arguments"] = restorer.feed(function["arguments"])
+                restored = restorer.feed(function["arguments"])
+                if restored != function["arguments"]:
+                    self._changed = True
+                function["arguments"] = restored
         if finished:
             self._flush_arguments(index, delta)
             self.texts.pop(index, None)
@@ -78,6 +88,7 @@ class SseRestorer:
             if rest:
                 rests.append({"index": key[1], "function": {"arguments": rest}})
         if rests:
+            self._changed = True
             delta["tool_calls"] = [*(delta.get("tool_calls") or []), *rests]
 
     def finish(self) -> list[bytes]:
