@@ -208,8 +208,9 @@ def _first_due(
 
 
 def _joined(column: Any) -> Any:
-    """PostgreSQL: the keys joined by commas in key order."""
-    return sa.func.string_agg(sa.cast(column, sa.Text), aggregate_order_by(sa.literal(","), column))
+    """PostgreSQL: the keys joined by commas in key order (an integer array turned into text
+    once is cheaper than a text per key)."""
+    return sa.func.array_to_string(sa.func.array_agg(aggregate_order_by(column, column)), ",")
 
 
 def _listing(mapped: Mapped, where: sa.ColumnElement[bool]) -> sa.Select[Any]:
