@@ -1,14 +1,17 @@
 """Sweeps: one rule enforced at one moment, in bounded batches, resumable after any crash.
 
 A run keeps the moment it enforces (``as_of``), so a run resumed later removes exactly what had
-run out when it started. Each target is walked in primary-key order (keyset paging, never
-re-reading what is done) in batches of ``BATCH_ROWS`` rows:
+run out when it started. Each target is walked in primary-key order (never re-reading what is
+done) in bounded batches:
 
-- in a business database, the batch's keys are first committed to the run as ``pending``; then
-  one statement deletes or anonymises those rows (re-checking that they are still due and not
-  done, so a replay changes nothing twice) in one transaction there; then the run records the
-  batch. A process killed anywhere leaves at most one pending batch, which the next process
-  applies again before going on: every row is done once, whole, and counted once;
+- in a business database, a batch is announced to the run as ``pending`` (its key range, count
+  and digest) before the business's commit; one statement deletes or anonymises its rows
+  (re-checking that they are still due and not done, so a replay changes nothing twice) in one
+  transaction there; the run records the batch at its next commit. A process killed anywhere
+  leaves at most one pending batch, which the next process applies again before going on: every
+  row is done once, whole, and counted once. Integer-keyed tables go by windows of the key
+  (``_windows``: the keys counted and digested by the database, the batch announced inside the
+  business's open transaction); others read each batch's keys first (the keyed walk);
 - in privasi's own store, the batch and its bookkeeping share one transaction; the shred of a
   subject's key comes first and is idempotent, so a crash between the two only shreds again.
 """
