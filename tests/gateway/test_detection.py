@@ -65,3 +65,12 @@ def test_the_memory_keeps_neither_the_text_nor_its_values_and_stays_bounded() ->
     assert len(cached._found) == 3
     cached.detect(texts[0])  # pushed out by the later ones: detected again
     assert cached.hits == 0
+
+
+def test_each_organisation_has_its_own_entries() -> None:
+    counting = Counting()
+    cached = CachedDetector(counting)  # type: ignore[arg-type]
+    first = cached.scoped("org-a").detect(SYSTEM)
+    assert cached.scoped("org-a").detect(SYSTEM) == first and counting.calls == 1
+    # another organisation sending the same text is not answered from org-a's entry
+    assert cached.scoped("org-b").detect(SYSTEM) == first and counting.calls == 2

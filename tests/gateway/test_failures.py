@@ -102,12 +102,15 @@ def test_broken_stream_ends_with_an_error_event(gateway):
 
 
 class _Slow:
+    def scoped(self, scope):
+        return self
+
     def detect(self, text, language=None):
         time.sleep(0.6)
         return []
 
 
-class _Broken:
+class _Broken(_Slow):
     def detect(self, text, language=None):
         raise RuntimeError("recognizer file is corrupt")
 

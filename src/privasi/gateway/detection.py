@@ -4,7 +4,8 @@ A chat client sends the whole conversation on every turn, and every call of one 
 same system prompt, so most of a request's text was checked moments ago. The detector is
 deterministic for a text, so its findings (offsets and types, never values) are kept per process
 under a keyed digest of the text: the text itself is not kept, and without the per-process key the
-digests cannot be matched against guessed texts.
+digests cannot be matched against guessed texts. Each organisation has its own entries, so how
+fast a text is checked tells nothing about what another organisation sent.
 """
 
 from __future__ import annotations
@@ -38,14 +39,20 @@ class CachedDetector:
         self._lock = threading.Lock()
         self.hits = 0
 
-    def _digest(self, text: str) -> bytes:
-        data = text.encode("utf-8", "surrogatepass")
-        return hashlib.blake2b(data, key=self._key, digest_size=32).digest()
+    def _digest(self, scope: str, text: str) -> bytes:
+        digest = hashlib.blake2b(key=self._key, digest_size=32)
+        digest.update(scope.encode() + b"\x00")
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        return digest.digest()
 
-    def detect(self, text: str) -> list[Finding]:
+    def scoped(self, scope: str) -> ScopedDetector:
+        """The detector as one organisation uses it: its own entries in the memory."""
+        return ScopedDetector(self, scope)
+
+    def detect(self, text: str, scope: str = "") -> list[Finding]:
         if len(text) < MIN_CACHED_CHARS:
             return self._detector.detect(text)
-        digest = self._digest(text)
+        digest = self._digest(scope, text)
         with self._lock:
             found = self._found.get(digest)
             if found is not None:
@@ -62,3 +69,12 @@ class CachedDetector:
     def forget(self) -> None:
         with self._lock:
             self._found.clear()
+
+
+class ScopedDetector:
+    def __init__(self, cached: CachedDetector, scope: str) -> None:
+        self._cached = cached
+        self._scope = scope
+
+    def detect(self, text: str) -> list[Finding]:
+        return self._cached.detect(text, self._scope)

@@ -159,7 +159,11 @@ class Call:
     def _redact(self) -> Redaction:
         assert self.route is not None
         self.mapping = ConversationMapping(self.route.conversation.mapping.values)
-        redactor = Redactor(detector(), self.route.terms.recipient.action_for, self.mapping)
+        redactor = Redactor(
+            detector().scoped(self.principal.org_id),
+            self.route.terms.recipient.action_for,
+            self.mapping,
+        )
         result = redactor.redact(self.body)
         if "user" in result.body:
             # the provider sees a stable pseudonymous end-user id, never the business's own
