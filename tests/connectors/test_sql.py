@@ -237,3 +237,29 @@ def test_a_requests_sql_tasks_record_all_their_first_keys_in_one_commit_before_a
     }
     assert tasks["shop"].result["tables"][n("orders")]["rows"] == 3
     assert tasks["chat"].result["tables"][n("chats")]["rows"] == 5
+
+
+def test_a_legal_hold_keeps_the_sql_tasks_waiting_with_no_keys_recorded(
+    db: Any, toko: Any, sari: str, external: External
+) -> None:
+    from privasi.retention import holds
+
+    with db.session(toko.id) as s:
+        holds.place(
+            s,
+            orgs.system_principal(toko.id, "test"),
+            scope="subject",
+            target=sari,
+            reason="Sengketa pesanan no. 7/2026",
+            owner="Tim Hukum",
+        )
+    request_id = verified_request(db, toko.id, sari, "erasure")
+    with pytest.raises(RuntimeError):
+        execution.run_tasks(db, request_id)
+    tasks = _tasks(db, toko.id, request_id)
+    for system in ("shop", "chat"):
+        assert tasks[system].status == "waiting"
+        assert tasks[system].result["held"][0]["reason"] == "Sengketa pesanan no. 7/2026"
+        assert "tables" not in tasks[system].result  # nothing prepared while the hold lasts
+    assert len(external.rows("chats", external.table("chats").c.wa_number == "081234567001")) == 5
+    assert external.rows("customers", external.table("customers").c.email == EMAIL)

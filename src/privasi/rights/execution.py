@@ -385,40 +385,50 @@ def _run_one(db: Database, org_id: str, request_id: str, task_id: str) -> bool:
 def _run_all(db: Database, org_id: str, request_id: str, task_ids: list[str]) -> list[str]:
     """Run these tasks of one request in one session: locked and marked running together,
     prepared by their kinds' preparers in the same commit, then each run and committed with its
-    audit event. Returns the ids of the tasks that failed, wait for a result, or run elsewhere."""
+    audit event. Returns the ids of the tasks that failed, wait (for a result or a legal hold),
+    or run elsewhere."""
+    finished: set[str] = set()
     with task_guard(db, *task_ids) as mine:
         # Tasks another worker runs now are left to it; the job's retry will find them finished.
-        failed = [t for t in task_ids if t not in mine]
-        if not mine:
-            return failed
-        with db.session(org_id) as session:
-            tasks, request = _start(session, mine)
-            if request.id != request_id:
-                raise NotFound("task not found")
-            for kind in dict.fromkeys(t.kind for t in tasks):
-                prepare = PREPARERS.get(kind)
-                if prepare is not None:
-                    try:
-                        prepare(session, request, [t for t in tasks if t.kind == kind])
-                    except Exception:
-                        # Each task meets the problem again when it runs, and reports it.
-                        session.rollback()
-                        tasks, request = _start(session, [t.id for t in tasks])
-                        break
-            session.commit()
-            for task in tasks:
-                if not _run_task(session, org_id, request, task):
-                    failed.append(task.id)
-    return failed
+        if mine:
+            with db.session(org_id) as session:
+                tasks, request = _start(session, mine, finished)
+                if request.id != request_id:
+                    raise NotFound("task not found")
+                for kind in dict.fromkeys(t.kind for t in tasks):
+                    prepare = PREPARERS.get(kind)
+                    if prepare is not None:
+                        try:
+                            prepare(session, request, [t for t in tasks if t.kind == kind])
+                        except Exception:
+                            # Each task meets the problem again when it runs, and reports it.
+                            session.rollback()
+                            tasks, request = _start(session, mine, finished)
+                            break
+                session.commit()
+                for task in tasks:
+                    if _run_task(session, org_id, request, task):
+                        finished.add(task.id)
+    return [t for t in task_ids if t not in finished]
 
 
-def _start(session: PrivasiSession, task_ids: list[str]) -> tuple[list[RequestTask], RightsRequest]:
+def _start(
+    session: PrivasiSession, task_ids: list[str], finished: set[str]
+) -> tuple[list[RequestTask], RightsRequest]:
+    """The tasks to run now, marked running (uncommitted); ``finished`` gets those another
+    worker finished while this one waited for the lock."""
     tasks, request = lock_tasks_and_request(session, task_ids)
-    # Another worker may have finished some while this one waited for the lock.
-    tasks = [t for t in tasks if t.status not in ("done", "skipped")]
+    finished.update(t.id for t in tasks if t.status in ("done", "skipped"))
+    tasks = [t for t in tasks if t.id not in finished]
     for task in tasks:
         task.status = "running"
         task.attempts += 1
+    if request.type == "erasure":
+        from privasi.retention.service import erasure_held
+
+        # Before anything is prepared: a task whose data a legal hold keeps waits, showing the
+        # hold's reason, and no keys of it are recorded while the hold lasts.
+        tasks = [t for t in tasks if not erasure_held(session, request, t)]
     return tasks, request
 
 
@@ -428,11 +438,6 @@ def _run_task(
     task_id = task.id
     try:
         run = PRIVASI_ACTIONS[task.action] if task.kind == "privasi" else EXECUTORS[task.kind]
-        from privasi.retention.service import erasure_held
-
-        if request.type == "erasure" and erasure_held(session, request, task):
-            session.commit()
-            return False  # a legal hold keeps the data: the task waits, showing its reason
         run(session, request, task)
         task.status = "done"
         task.completed_at = utcnow()
