@@ -110,12 +110,14 @@ def test_sigkill_mid_anonymisation_then_rerun(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("point", ["after_commit", "after_announce"])
 def test_sigkill_after_a_committed_delete_counts_each_row_once(
-    db: Any, settings: Settings, business: Any, tmp_path: Path
+    db: Any, settings: Settings, business: Any, tmp_path: Path, point: str
 ) -> None:
+    # after_announce: the fourth batch was announced here, its delete not yet committed there.
     biz = business("aspire")
     _seed(biz, "core", "cards", "closed_at", ["user_email", "card_last4"])
-    _kill_midway(settings, tmp_path, biz.org_id, "user_data", "after_commit")
+    _kill_midway(settings, tmp_path, biz.org_id, "user_data", point)
     left = [r["id"] for r in biz.rows("core", "cards")]
     # Three batches of four were committed there; the third was never recorded here.
     assert len(left) == DUE + FRESH - 12

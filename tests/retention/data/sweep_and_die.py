@@ -1,7 +1,8 @@
 """Runs one retention rule in a separate process that SIGKILLs itself at a chosen point:
-``after_commit`` (a batch applied and committed in the business's database, the run not yet told)
-or ``mid_batch`` (the batch's statement ran inside its still-open transaction). Used by
-test_crash.py."""
+``after_commit`` (a batch applied and committed in the business's database, the run not yet
+told), ``mid_batch`` (the batch's statement ran inside its still-open transaction) or
+``after_announce`` (the previous batch recorded and this one announced here, its transaction
+still open there). Used by test_crash.py."""
 
 from __future__ import annotations
 
@@ -53,6 +54,10 @@ def _close(self: Any, *args: Any, **kwargs: Any) -> None:
         if calls["n"] == config["at_call"]:
             os.kill(os.getpid(), signal.SIGKILL)  # committed there, not yet recorded here
     real_close(self, *args, **kwargs)
+    if config["point"] == "after_announce":
+        calls["n"] += 1
+        if calls["n"] == config["at_call"]:
+            os.kill(os.getpid(), signal.SIGKILL)  # the next batch announced, not committed there
 
 
 sweep._apply = _apply
