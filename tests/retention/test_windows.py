@@ -47,7 +47,7 @@ def test_window_digest_is_the_digest_of_the_deleted_keys(db: Any, business: Any)
 def test_the_keyed_walk_gives_the_same_evidence(
     db: Any, business: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sweep, "windowed", lambda conn, mapped: False)
+    monkeypatch.setattr(sweep, "windowed", lambda dialect, mapped: False)
     biz = business("aspire")
     _cards(biz, list(range(1, 31)), set(range(1, 24)))
     run = retention.run_rule(db, biz.org_id, "user_data", now=T0, owner="t", batch_rows=4)

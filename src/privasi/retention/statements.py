@@ -185,13 +185,13 @@ def _window(mapped: Mapped, above: int | None, last: int) -> sa.ColumnElement[bo
     return sa.and_(column > above, column <= last)
 
 
-def windowed(conn: Connection, mapped: Mapped) -> bool:
+def windowed(dialect: str, mapped: Mapped) -> bool:
     """Whether a table can be swept in windows of its key: one integer key, on a database whose
     keys we can list and digest in SQL (SQLite, PostgreSQL)."""
     return (
         len(mapped.key) == 1
         and isinstance(mapped.key[0].type, sa.Integer)
-        and conn.dialect.name in ("sqlite", "postgresql")
+        and dialect in ("sqlite", "postgresql")
     )
 
 

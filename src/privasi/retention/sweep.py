@@ -278,9 +278,7 @@ class Runner:
             self._close_batch(target.key, redone or pending["count"], pending)
         with self.db.session(self.org_id) as session:
             after = (self._locked(session).progress or {}).get(target.key, {}).get("after")
-        with engine.connect() as conn:
-            by_window = windowed(conn, mapped)
-        if by_window:
+        if windowed(engine.dialect.name, mapped):
             after = self._windows(engine, target, mapped, due, after)
             if after is _DONE:
                 return
