@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import json
 import os
 import platform
@@ -134,7 +135,7 @@ def setup(data: Path, database_url: str | None, upstream_url: str) -> str:
     return token
 
 
-def serve_gateway(data: Path, database_url: str | None, port: int) -> None:
+def serve_gateway(data: Path, database_url: str | None, port: int, freeze: bool) -> None:
     import logging
 
     import uvicorn
@@ -143,6 +144,13 @@ def serve_gateway(data: Path, database_url: str | None, port: int) -> None:
 
     logging.disable(logging.INFO)
     app = create_app(_settings(data, database_url))
+    if freeze:
+        # What `privasi serve` should do (see the gateway section of bench/README.md): the
+        # start-up's objects (modules, the app, the detector's tables) moved out of the
+        # collector's reach, so a full collection walks only what requests allocate. Without
+        # it one gen-2 collection paused the served process for ~95 ms in a 250-call run.
+        gc.collect()
+        gc.freeze()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -174,21 +182,19 @@ async def load(url: str, token: str, rate: float, seconds: float) -> dict[str, A
     bodies = [chat_body(i) for i in range(total)]
     latencies: list[float] = []
     errors = 0
-    start = time.perf_counter() + 0.2
+    start = 0.0
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
 
-    async def client(k: int) -> None:
-        nonlocal errors
-        limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
-        async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-            tasks = []
-            for i in range(k, total, CLIENTS):
-                due = start + i / rate
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(http, due, bodies[i])))
-            await asyncio.gather(*tasks)
+    async def client(http: httpx.AsyncClient, k: int) -> None:
+        tasks = []
+        for i in range(k, total, CLIENTS):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(http, due, bodies[i])))
+        await asyncio.gather(*tasks)
 
     async def one(http: httpx.AsyncClient, due: float, body: bytes) -> None:
         nonlocal errors
@@ -202,8 +208,28 @@ async def load(url: str, token: str, rate: float, seconds: float) -> dict[str, A
         else:
             errors += 1
 
-    await asyncio.gather(*(client(k) for k in range(CLIENTS)))
-    elapsed = time.perf_counter() - start
+    # The clients are built and their connections opened before the clock starts: building an
+    # httpx client (its TLS context) takes 5-20 ms of CPU, and building 16 of them inside the
+    # measured window made the first 5-8 requests of every run 20-150 ms late on both paths,
+    # which alone was the p99 of a 250-500 call run.
+    https = [httpx.AsyncClient(limits=limits, timeout=30) for _ in range(CLIENTS)]
+    try:
+        warm = chat_body(-1)
+        await asyncio.gather(
+            *(h.post(url + "/chat/completions", content=warm, headers=headers) for h in https)
+        )
+        # the load generator's own collector pauses would land on both paths' tails alike
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        start = time.perf_counter() + 0.1
+        await asyncio.gather(*(client(https[k], k) for k in range(CLIENTS)))
+        elapsed = time.perf_counter() - start
+    finally:
+        gc.enable()
+        gc.unfreeze()
+        for h in https:
+            await h.aclose()
     latencies.sort()
     return {
         "rate": rate,
@@ -250,11 +276,21 @@ def main() -> int:
     ap.add_argument("--database-url", default=None, help="an empty PostgreSQL database")
     ap.add_argument("--rates", default="50,200", help="the reported rates")
     ap.add_argument("--max-rates", default="100,150,250,300,400,500,700", help="the search")
+    ap.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="serve the gateway without gc.freeze() after start-up (as `privasi serve` does today)",
+    )
     ap.add_argument("--serve-gateway", nargs=2, metavar=("DATA", "PORT"), help=argparse.SUPPRESS)
     ap.add_argument("--serve-upstream", metavar="PORT", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_gateway:
-        serve_gateway(Path(args.serve_gateway[0]), args.database_url, int(args.serve_gateway[1]))
+        serve_gateway(
+            Path(args.serve_gateway[0]),
+            args.database_url,
+            int(args.serve_gateway[1]),
+            freeze=not args.no_gc_freeze,
+        )
         return 0
     if args.serve_upstream:
         serve_upstream(int(args.serve_upstream))
@@ -277,6 +313,7 @@ def main() -> int:
             direct = f"http://127.0.0.1:{up_port}/v1"
             token = setup(data, args.database_url, direct)
             extra = ["--database-url", args.database_url] if args.database_url else []
+            extra += ["--no-gc-freeze"] if args.no_gc_freeze else []
             gateway = subprocess.Popen(
                 ["taskset", "-c", "0", python, me, *extra, "--serve-gateway", tmp, str(gw_port)]
             )
@@ -312,7 +349,8 @@ def main() -> int:
     print(
         f"\nLLM gateway, {len(chat_body())} byte request, {CLIENTS} clients, open loop, "
         f"{args.seconds:g} s per rate; Python {platform.python_version()}; "
-        f"{'PostgreSQL' if args.database_url else 'SQLite'}; load average (1/5/15 min) "
+        f"{'PostgreSQL' if args.database_url else 'SQLite'}; "
+        f"gateway {'without' if args.no_gc_freeze else 'with'} gc.freeze(); load average (1/5/15 min) "
         f"{'/'.join(f'{x:.1f}' for x in load_before)} before, "
         f"{'/'.join(f'{x:.1f}' for x in load_after)} after"
     )
