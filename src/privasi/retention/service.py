@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from privasi.audit import service as audit
 from privasi.connectors import sql as sql_connector
@@ -416,11 +416,3 @@ def run_all(
         run_rule(db, org_id, rule_id, now=now, owner=owner, actor=actor, trigger=trigger, beat=beat)
         for rule_id in ids
     ]
-
-
-def due_counts(session: PrivasiSession, now: datetime | None = None) -> dict[str, int]:
-    return {p.rule_id: p.due for p in plan(session, now)}
-
-
-def running_count(session: PrivasiSession) -> int:
-    return int(session.scalar(select(func.count()).where(RetentionRun.status == "running")) or 0)
