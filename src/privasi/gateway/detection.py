@@ -66,10 +66,6 @@ class CachedDetector:
                 self._found.popitem(last=False)
         return fresh
 
-    def forget(self) -> None:
-        with self._lock:
-            self._found.clear()
-
 
 class ScopedDetector:
     def __init__(self, cached: CachedDetector, scope: str) -> None:
