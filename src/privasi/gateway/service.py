@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from privasi.audit import service as audit
@@ -401,8 +401,6 @@ def chat_logs(session: PrivasiSession, conversation_id: str | None = None) -> li
 def purge_expired(system: PrivasiSession, now: datetime | None = None) -> int:
     """Delete conversations (their sealed mappings) and chat logs past retention, and old rate
     windows. Runs in the worker across organisations."""
-    from sqlalchemy import delete
-
     now = now or utcnow()
     removed = 0
     for statement in (
