@@ -249,8 +249,9 @@ def evidence_pack(session: PrivasiSession, principal: Principal, breach: Breach)
     """Everything the regulator may ask to see about the handling of one breach."""
     now = utcnow()
     org = orgs.get_org(session, breach.org_id)
+    notice_rows = notices.notices_of(session, breach)
     pack_notices = []
-    for notice in notices.notices_of(session, breach):
+    for notice in notice_rows:
         pack_notices.append(
             {
                 "audience": notice.audience,
@@ -268,7 +269,7 @@ def evidence_pack(session: PrivasiSession, principal: Principal, breach: Breach)
                 },
             }
         )
-    audience_of = {n.id: n.audience for n in notices.notices_of(session, breach)}
+    audience_of = {n.id: n.audience for n in notice_rows}
     service.event(session, principal, breach, "evidence_exported")
     return {
         "format": "privasi.breach.evidence/1",
