@@ -31,7 +31,8 @@ def clock_views(session: PrivasiSession, breach: Breach, now: datetime) -> list[
 
 def summary(session: PrivasiSession, breach: Breach, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
-    due = service.next_due(session, breach)
+    clocks = clock_views(session, breach, now)
+    due = min((c for c in clocks if c["met_at"] is None), key=lambda c: c["due_at"], default=None)
     return {
         "id": breach.id,
         "reference": service.reference(breach),
@@ -46,10 +47,10 @@ def summary(session: PrivasiSession, breach: Breach, now: datetime | None = None
         "systems": list(breach.systems),
         "categories": list(breach.categories),
         "clock_basis": breach.clock_basis,
-        "clocks": clock_views(session, breach, now),
-        "next_due_at": due.due_at if due else None,
-        "time_left_seconds": due.time_left(now) if due else None,
-        "overdue": bool(due and due.overdue(now)),
+        "clocks": clocks,
+        "next_due_at": due["due_at"] if due else None,
+        "time_left_seconds": due["time_left_seconds"] if due else None,
+        "overdue": bool(due and due["overdue"]),
         "business_user_org_ids": list(breach.business_user_org_ids),
         "created_at": breach.created_at,
         "closed_at": breach.closed_at,
