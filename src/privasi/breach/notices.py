@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from privasi.db import Database, PrivasiSession, utcnow
 from privasi.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -376,9 +376,14 @@ def delivery_counts(session: PrivasiSession, breach: Breach) -> dict[str, dict[s
     """Per audience, how many deliveries are in each state."""
     audience_of = {n.id: n.audience for n in notices_of(session, breach)}
     out: dict[str, dict[str, int]] = {}
-    for row in deliveries(session, breach):
-        bucket = out.setdefault(audience_of.get(row.notice_id, "?"), {})
-        bucket[row.status] = bucket.get(row.status, 0) + 1
+    rows = session.execute(
+        select(BreachDelivery.notice_id, BreachDelivery.status, func.count())
+        .where(BreachDelivery.breach_id == breach.id)
+        .group_by(BreachDelivery.notice_id, BreachDelivery.status)
+    )
+    for notice_id, status, count in rows:
+        bucket = out.setdefault(audience_of.get(notice_id, "?"), {})
+        bucket[status] = bucket.get(status, 0) + count
     return out
 
 
