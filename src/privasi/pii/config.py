@@ -177,15 +177,13 @@ class CompiledPattern:
     spec: PatternSpec
     regex: re.Pattern[str]
     validator: str | None
-    any_of: tuple[str, ...] = ()
     trigger: re.Pattern[str] | None = None
     validator_fn: Validator | None = None
     score: float = 0.0
     group: int | str = 0
     keywords: tuple[str, ...] = ()
-    # the prefilter split for the keyword index: words looked up in its scan, single
-    # characters tested with `in` (one C call, cheaper than an automaton hit per comma)
-    any_words: frozenset[str] = frozenset()
+    # single-character prefilters, tested with `in` (one C call, cheaper than an
+    # automaton hit per comma); longer words are looked up in the keyword index's scan
     any_chars: tuple[str, ...] = ()
     preceded_by: re.Pattern[str] | None = None
     search: re.Pattern[str] | None = None
@@ -205,7 +203,6 @@ class CompiledRecognizer:
     context_re: re.Pattern[str] | None
     # lower-cased context word -> entity it implies, or None for a negative word
     word_entity: dict[str, str | None] = field(default_factory=dict)
-    any_of: tuple[str, ...] = ()
     veto_re: re.Pattern[str] | None = None
     # flattened from the spec: read once per recognizer per message, so kept as attributes
     needs_digit: bool = False
@@ -217,8 +214,6 @@ class CompiledRecognizer:
     # the lower-cased text is scanned once instead of once per pattern
     trigger_re: re.Pattern[str] | None = None
     trigger_patterns: dict[str, CompiledPattern] = field(default_factory=dict)
-    keyword_patterns: list[CompiledPattern] = field(default_factory=list)
-    any_words: frozenset[str] = frozenset()
     any_chars: tuple[str, ...] = ()
     gate: frozenset[str] = frozenset()
 
@@ -248,7 +243,6 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
                 spec=p,
                 regex=re.compile(p.regex, flags),
                 validator=p.validator or spec.validator,
-                any_of=tuple(w.lower() for w in p.prefilter.any_of),
                 trigger=re.compile(p.trigger) if p.trigger else None,
                 validator_fn=get_validator(name)
                 if (name := p.validator or spec.validator)
@@ -256,7 +250,6 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
                 score=p.score,
                 group=p.group,
                 keywords=p.expanded_keywords(),
-                any_words=words,
                 any_chars=chars,
                 preceded_by=(
                     re.compile(p.keyword_preceded_by, re.MULTILINE)
@@ -303,9 +296,6 @@ def compile_recognizer(spec: RecognizerSpec) -> CompiledRecognizer:
         patterns=patterns,
         context_re=context_re,
         word_entity=word_entity,
-        any_of=tuple(w.lower() for w in spec.prefilter.any_of),
-        keyword_patterns=[cp for cp in patterns if cp.keywords],
-        any_words=rec_words,
         any_chars=rec_chars,
         gate=rec_words | frozenset(rec_chars),
     )
