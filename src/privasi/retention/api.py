@@ -11,9 +11,8 @@ from fastapi.responses import JSONResponse
 from privasi.db import utcnow
 from privasi.http.deps import Ctx, ctx_for
 from privasi.http.idempotency import run_idempotent
-from privasi.jobs import service as jobs
 from privasi.retention import holds, schemas, service
-from privasi.retention.jobs import SWEEP_KIND
+from privasi.retention.jobs import queue_sweep
 
 router = APIRouter(prefix="/api/v1/retention", tags=["retention"])
 
@@ -58,14 +57,7 @@ def start_run(body: schemas.RunIn, ctx: Ctx = ctx_for("retention.manage")) -> JS
     """Queue a sweep of one rule (or every rule); the worker runs it and records the evidence."""
 
     def produce() -> tuple[int, object]:
-        if body.rule is not None:
-            service.rule_of(service.current_policy(ctx.session), body.rule)
-        job = jobs.enqueue(
-            ctx.session,
-            SWEEP_KIND,
-            {"rule": body.rule, "actor": ctx.principal.actor[:100]},
-            org_id=ctx.org_id,
-        )
+        job = queue_sweep(ctx.session, ctx.org_id, body.rule, ctx.principal.actor)
         return 202, schemas.RunQueued(job_id=job.id, rule=body.rule)
 
     return run_idempotent(ctx, body, produce)

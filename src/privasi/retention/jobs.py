@@ -36,6 +36,13 @@ def _schedule(system: PrivasiSession) -> int:
     return added
 
 
+def queue_sweep(session: PrivasiSession, org_id: str, rule: str | None, actor: str) -> Job:
+    """Queue a manual sweep of one rule (checked against the policy in effect) or of every rule."""
+    if rule is not None:
+        service.rule_of(service.current_policy(session), rule)
+    return jobs.enqueue(session, SWEEP_KIND, {"rule": rule, "actor": actor[:100]}, org_id=org_id)
+
+
 @jobs.handler(SWEEP_KIND)
 def _sweep(db: Database, job: Job) -> dict[str, Any]:
     assert job.org_id is not None
