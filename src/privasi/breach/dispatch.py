@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from privasi.db import Database, PrivasiSession
 from privasi.jobs import service as jobs
@@ -67,14 +67,19 @@ def _language(session: PrivasiSession, subject_id: str, default: str) -> str:
     return default
 
 
+def _waiting(breach: Breach, notice: BreachNotice) -> ColumnElement[bool]:
+    """The affected people of the breach not sent the notice yet (a filter)."""
+    done = select(BreachDelivery.recipient).where(BreachDelivery.notice_id == notice.id)
+    return and_(BreachSubject.breach_id == breach.id, BreachSubject.subject_id.not_in(done))
+
+
 def _pending(
     session: PrivasiSession, breach: Breach, notice: BreachNotice, limit: int
 ) -> list[BreachSubject]:
-    done = select(BreachDelivery.recipient).where(BreachDelivery.notice_id == notice.id)
     return list(
         session.scalars(
             select(BreachSubject)
-            .where(BreachSubject.breach_id == breach.id, BreachSubject.subject_id.not_in(done))
+            .where(_waiting(breach, notice))
             .order_by(BreachSubject.created_at, BreachSubject.id)
             .limit(limit)
         )
@@ -128,7 +133,12 @@ def dispatch_subjects(
 
 def schedule_rest(session: PrivasiSession, breach: Breach, notice: BreachNotice) -> int:
     """How many people still wait for the notice; a job is queued to send it to them."""
-    remaining = len(_pending(session, breach, notice, 1_000_000))
+    remaining = (
+        session.scalar(
+            select(func.count()).select_from(BreachSubject).where(_waiting(breach, notice))
+        )
+        or 0
+    )
     if remaining:
         jobs.enqueue(
             session,
