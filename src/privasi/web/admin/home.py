@@ -10,11 +10,11 @@ from privasi.orgs import service as orgs
 from privasi.orgs.models import Organisation, OrgRole, StaffUser
 from privasi.rights import service as rights
 from privasi.web.admin import dashboard
-from privasi.web.admin.views import AdminRoute, page_tools
+from privasi.web.admin.views import page_tools
 from privasi.web.common import db_of
-from privasi.web.staff import staff_page
+from privasi.web.staff import StaffRoute, staff_page
 
-router = APIRouter(include_in_schema=False, route_class=AdminRoute)
+router = APIRouter(include_in_schema=False, route_class=StaffRoute)
 
 API_DOCS_URL = "/docs"
 

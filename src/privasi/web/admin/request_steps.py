@@ -12,11 +12,10 @@ from privasi.rights import lifecycle
 from privasi.rights import service as rights
 from privasi.web.admin.requests_pages import _done, _refused, _request
 from privasi.web.admin.subjects_pages import find
-from privasi.web.admin.views import AdminRoute
 from privasi.web.common import FormText
-from privasi.web.staff import staff_page
+from privasi.web.staff import StaffRoute, staff_page
 
-router = APIRouter(include_in_schema=False, route_class=AdminRoute)
+router = APIRouter(include_in_schema=False, route_class=StaffRoute)
 
 
 @router.post("/admin/requests/{request_id}/match")

@@ -21,7 +21,6 @@ from privasi.rights.models import OPEN_STATUSES, RightsRequest
 from privasi.web.admin import charts
 from privasi.web.admin.dashboard import optional
 from privasi.web.admin.views import (
-    AdminRoute,
     error_key,
     not_found,
     page_lang,
@@ -31,11 +30,11 @@ from privasi.web.admin.views import (
 )
 from privasi.web.common import FormText
 from privasi.web.render import apply_security_headers, flash, redirect
-from privasi.web.staff import StaffPage, staff_page
+from privasi.web.staff import StaffPage, StaffRoute, staff_page
 
 log = logging.getLogger("privasi.web")
 
-router = APIRouter(include_in_schema=False, route_class=AdminRoute)
+router = APIRouter(include_in_schema=False, route_class=StaffRoute)
 
 QUEUE_URL = "/admin/requests"
 PAGE_SIZE = 50

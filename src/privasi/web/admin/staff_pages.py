@@ -16,14 +16,14 @@ from privasi.errors import Conflict, NotFound, PrivasiError
 from privasi.orgs import service as orgs
 from privasi.orgs import staff as staff_service
 from privasi.orgs.models import StaffUser
-from privasi.web.admin.views import AdminRoute, error_key, not_found, page_tools, undo
+from privasi.web.admin.views import error_key, not_found, page_tools, undo
 from privasi.web.common import FormText, db_of, settings_of
 from privasi.web.render import ROLE_KEYS, flash, redirect
-from privasi.web.staff import StaffPage, staff_page
+from privasi.web.staff import StaffPage, StaffRoute, staff_page
 
 log = logging.getLogger("privasi.web")
 
-router = APIRouter(include_in_schema=False, route_class=AdminRoute)
+router = APIRouter(include_in_schema=False, route_class=StaffRoute)
 
 LIST_URL = "/admin/staff"
 

@@ -16,11 +16,11 @@ from privasi.errors import NotFound, ValidationFailed
 from privasi.rights import service as rights
 from privasi.subjects import service as subjects
 from privasi.subjects.models import Subject
-from privasi.web.admin.views import AdminRoute, not_found, page_lang, page_tools
+from privasi.web.admin.views import not_found, page_lang, page_tools
 from privasi.web.common import FormText
-from privasi.web.staff import StaffPage, staff_page
+from privasi.web.staff import StaffPage, StaffRoute, staff_page
 
-router = APIRouter(include_in_schema=False, route_class=AdminRoute)
+router = APIRouter(include_in_schema=False, route_class=StaffRoute)
 
 RECENT = 25
 

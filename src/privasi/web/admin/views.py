@@ -6,14 +6,12 @@ Times are stored in UTC and shown in the organisation's zone; a countdown is ren
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from privasi.db import PrivasiSession, utcnow
 from privasi.errors import (
@@ -27,26 +25,10 @@ from privasi.errors import (
     ValidationFailed,
 )
 from privasi.web.i18n import request_language, t
-from privasi.web.render import apply_security_headers, render
-from privasi.web.staff import PageExit, StaffPage, StaffRoute
+from privasi.web.render import render
+from privasi.web.staff import PageExit, StaffPage
 
 DEFAULT_ZONE = "Asia/Jakarta"
-
-
-class AdminRoute(StaffRoute):
-    """``StaffRoute`` whose every answer, the guard's redirects to the login included, carries
-    the security headers and is not stored: the guard's exits skip the inner wrappers."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def with_headers(request: Request) -> Response:
-            response = await handler(request)
-            apply_security_headers(response)
-            response.headers.setdefault("Cache-Control", "no-store")
-            return response
-
-        return with_headers
 
 
 SOON_SECONDS = 24 * 3600  # under a day left: shown as urgent before it turns overdue
