@@ -413,14 +413,7 @@ def close(
     if not 1 <= len(reason) <= MAX_TEXT:
         raise ValidationFailed("give the reason for closing (1-4000 characters)", field="reason")
     if not dismissed:
-        sent = {
-            n.audience
-            for n in session.scalars(
-                select(BreachNotice).where(BreachNotice.breach_id == breach.id)
-            )
-            if n.sent_at is not None
-        }
-        missing = [c for c in required_clocks(breach) if c not in sent]
+        missing = [c.name for c in clocks(session, breach) if c.met_at is None]
         if missing:
             raise InvalidTransition(
                 "notices not sent yet: " + ", ".join(missing) + "; send them, or dismiss the case"
