@@ -86,7 +86,6 @@ def _after_place_noun(text: str, pos: int) -> bool:
     return bool(words) and words[-1].rstrip(".").lower() in _PLACE_NOUNS
 
 
-_PREV_WORD = re.compile(r"([A-Za-z]+)[ ]$")
 _NEXT_WORD = re.compile(r"[ ]([A-Za-z]+)")
 _PREV_CUE_WORD = re.compile(r"([A-Za-z]+)[.,:;()\"'-]{0,2}[ ]{1,2}\Z")
 # words that introduce a person: "minta tolong Soleh", "laptop Hanafi", "si Boim"
