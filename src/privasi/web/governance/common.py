@@ -7,15 +7,11 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from privasi.orgs.models import Organisation
-
-DEFAULT_ZONE = "Asia/Jakarta"
+from privasi.web.admin import views
 
 
 def zone_of(org: Organisation) -> ZoneInfo:
-    try:
-        return ZoneInfo(org.time_zone or DEFAULT_ZONE)
-    except (KeyError, ValueError):
-        return ZoneInfo(DEFAULT_ZONE)
+    return views.zone_of(org.time_zone)
 
 
 def local_formatter(org: Organisation) -> Callable[[datetime | date | None], str]:
