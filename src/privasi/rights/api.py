@@ -14,7 +14,7 @@ from privasi.http.deps import Ctx, ctx_for
 from privasi.http.idempotency import run_idempotent
 from privasi.rights import actions, deadlines, execution, identity, lifecycle, schemas
 from privasi.rights import service as rights
-from privasi.rights.models import OPEN_STATUSES, RequestTask, RightsRequest
+from privasi.rights.models import RequestTask, RightsRequest
 
 router = APIRouter(prefix="/api/v1/requests", tags=["rights requests"])
 
@@ -36,7 +36,7 @@ def _out(ctx: Ctx, request: RightsRequest) -> dict[str, Any]:
         "deadline_basis": request.deadline_basis,
         "time_left_seconds": deadlines.time_left(request, now),
         "share_used": round(deadlines.share_used(request, now), 2),
-        "overdue": request.status in OPEN_STATUSES and now > request.due_at,
+        "overdue": deadlines.is_overdue(request, now),
         "waiting_seconds": deadlines.waiting_seconds(request, now),
         "verified_at": request.verified_at,
         "verification_method": request.verification_method,

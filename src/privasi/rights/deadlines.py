@@ -82,6 +82,11 @@ def time_left(request: RightsRequest, now: datetime) -> int:
     return int((request.due_at - now).total_seconds())
 
 
+def is_overdue(request: RightsRequest, now: datetime) -> bool:
+    """Still open and past its due time."""
+    return request.status in OPEN_STATUSES and now > request.due_at
+
+
 def waiting_seconds(request: RightsRequest, now: datetime) -> int:
     running = (now - request.waiting_since).total_seconds() if request.waiting_since else 0
     return request.waiting_seconds + int(max(0, running))
