@@ -12,17 +12,11 @@ import json
 from typing import Any
 
 from privasi.connectors import http as connector
-from privasi.connectors.check import Report, TableReport
+from privasi.connectors.check import Report, TableReport, _check
 from privasi.db import PrivasiSession, new_id
 from privasi.errors import NotFound
 from privasi.policy.systems import System
 from privasi.vault.secrets import get_secret
-
-
-def _check(report: Report, name: str, ok: bool, detail: str) -> bool:
-    report.checks.append({"check": name, "ok": ok, "detail": detail})
-    report.ok = report.ok and ok
-    return ok
 
 
 def probe_operation(
