@@ -1,15 +1,16 @@
 """What the home page gathers: the work that needs attention now, each part only for those whose
-role opens it. The breach and retention parts come from their services when those are installed."""
+role opens it."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from privasi.breach import service as breach
 from privasi.notify import service as notify
+from privasi.retention import service as retention
 from privasi.rights import service as rights
 from privasi.rights.models import OPEN_STATUSES, RightsRequest
 from privasi.web.staff import StaffPage
@@ -30,14 +31,6 @@ class Attention:
     retention: Any | None = None
 
 
-def optional(module: str) -> Any | None:
-    """A service written alongside this one; absent means its part of the page stays hidden."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
-
-
 def _reads(page: StaffPage, area: str) -> bool:
     # Built from the area's name: a literal "breach.read" would read as a catalogue key to the
     # check that every key named in the web code is written.
@@ -53,13 +46,9 @@ def gather(page: StaffPage, now: datetime) -> Attention:
         found.open_count = sum(counts.get(s, 0) for s in OPEN_STATUSES)
         found.overdue_count = len(rights.list_requests(session, overdue=True, limit=500).items)
     if _reads(page, "breach"):
-        breach = optional("privasi.breach.service")
-        if breach is not None and hasattr(breach, "dashboard_items"):
-            found.breaches = list(breach.dashboard_items(session, now))
+        found.breaches = list(breach.dashboard_items(session, now))
     if _reads(page, "retention"):
-        retention = optional("privasi.retention.service")
-        if retention is not None and hasattr(retention, "dashboard_summary"):
-            found.retention = retention.dashboard_summary(session, now)
+        found.retention = retention.dashboard_summary(session, now)
     if _reads(page, "consent"):
         found.failed_messages = notify.list_messages(
             session, status="failed", limit=FAILED_SHOWN

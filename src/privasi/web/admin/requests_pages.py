@@ -15,11 +15,11 @@ from privasi.audit import service as audit
 from privasi.consent import verification
 from privasi.errors import Locked, NotFound, PrivasiError
 from privasi.orgs import service as orgs
+from privasi.retention import service as retention
 from privasi.rights import downloads, execution, export, identity
 from privasi.rights import service as rights
 from privasi.rights.models import OPEN_STATUSES, RightsRequest
 from privasi.web.admin import charts
-from privasi.web.admin.dashboard import optional
 from privasi.web.admin.views import (
     error_key,
     not_found,
@@ -149,14 +149,8 @@ def queue(
 
 def _holds(page: StaffPage, request: RightsRequest, tasks: list[Any]) -> list[Any] | None:
     """Legal holds that keep data this erasure would remove: on the subject, on a category or on
-    a system it reaches. From the retention service, when it is installed."""
-    retention = optional("privasi.retention.service")
-    if (
-        retention is None
-        or not hasattr(retention, "blocking_holds")
-        or request.type != "erasure"
-        or not request.subject_id
-    ):
+    a system it reaches, from the retention service."""
+    if request.type != "erasure" or not request.subject_id:
         return None
     categories = sorted({c for t in tasks for c in (t.result or {}).get("categories", [])})
     found = {
