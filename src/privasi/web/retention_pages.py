@@ -11,10 +11,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from privasi.errors import NotFound, PrivasiError
-from privasi.jobs import service as jobs
 from privasi.retention import holds
+from privasi.retention import jobs as retention_jobs
 from privasi.retention import service as retention
-from privasi.retention.jobs import SWEEP_KIND
 from privasi.web.admin.views import error_key, page_tools, undo
 from privasi.web.render import flash, redirect
 from privasi.web.staff import StaffPage, StaffRoute, staff_page
@@ -68,14 +67,7 @@ async def queue_run(request: Request) -> Response:
     with staff_page(request, "retention.manage", csrf=str(form.get("csrf_token", ""))) as page:
         rule = str(form.get("rule", "")).strip()[:100] or None
         try:
-            if rule is not None:
-                retention.rule_of(retention.current_policy(page.session), rule)
-            jobs.enqueue(
-                page.session,
-                SWEEP_KIND,
-                {"rule": rule, "actor": page.principal.actor[:100]},
-                org_id=page.org.id,
-            )
+            retention_jobs.queue_sweep(page.session, page.org.id, rule, page.principal.actor)
         except PrivasiError as exc:
             undo(page.session)
             return _back(error_key(exc), "error")
