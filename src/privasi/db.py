@@ -40,6 +40,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
+    Mapper,
     ORMExecuteState,
     Session,
     UOWTransaction,
@@ -105,12 +106,26 @@ class TenantMixin:
         )
 
 
-def tenant_tables() -> set[Table]:
-    return {
-        mapper.local_table  # type: ignore[misc]
-        for mapper in Base.registry.mappers
-        if issubclass(mapper.class_, TenantMixin)
-    }
+def tenant_tables() -> frozenset[Table]:
+    global _tenant_tables
+    if _tenant_tables is None:
+        _tenant_tables = frozenset(
+            mapper.local_table  # type: ignore[misc]
+            for mapper in Base.registry.mappers
+            if issubclass(mapper.class_, TenantMixin)
+        )
+    return _tenant_tables
+
+
+# The scoping listener asks for this set on every statement; building it walks every mapper, so it is
+# kept until a new mapped class appears (models are imported lazily by the registries).
+_tenant_tables: frozenset[Table] | None = None
+
+
+@event.listens_for(Mapper, "after_mapper_constructed")
+def _forget_tenant_tables(mapper: Mapper[Any], class_: type) -> None:
+    global _tenant_tables
+    _tenant_tables = None
 
 
 class PrivasiSession(Session):
@@ -135,13 +150,17 @@ def _statement_tables(statement: Any) -> tuple[set[Table], bool]:
     for clause in sql_util.find_tables(
         statement, include_aliases=True, include_joins=False, include_crud=True
     ):
-        if isinstance(clause, Alias):
-            element = clause.element
-            if isinstance(element, Table) and element in tenants:
-                found.add(element)
-                aliased = True
-        elif isinstance(clause, Table) and clause in tenants:
-            found.add(clause)
+        is_alias = isinstance(clause, Alias)
+        element: Any = clause.element if isinstance(clause, Alias) else clause
+        if not isinstance(element, Table):
+            continue
+        # ORM statements carry annotated copies of the tables. Looking a copy up in the set compares
+        # it with ``==``, which SQLAlchemy turns into a SQL expression per candidate (most of this
+        # listener's cost); the copy's original is the real Table, hashed and compared by identity.
+        table = element._deannotate()
+        if table in tenants:
+            found.add(table)
+            aliased = aliased or is_alias
     return found, aliased
 
 

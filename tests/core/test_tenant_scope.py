@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import aliased
@@ -87,3 +90,52 @@ def test_unscoped_sessions_are_refused(db, two_orgs):
     session.close()
     with db.session(system=True) as s:
         assert s.scalar(select(func.count()).select_from(ApiKey)) == 6
+
+
+def test_tenant_tables_in_subqueries_and_aliases_are_scoped_or_refused(db, two_orgs):
+    a, _b = two_orgs
+    table = ApiKey.__table__
+    with db.session(a.id) as s:
+        # an ORM subquery in WHERE reaches the other org's rows only through the scope
+        inner = select(ApiKey.key_id).where(ApiKey.name.like("org-b-%")).scalar_subquery()
+        assert s.scalars(select(ApiKey.name).where(ApiKey.key_id.in_(inner))).all() == []
+        inner_core = select(table.c.id).where(table.c.name == "org-b-0").scalar_subquery()
+        assert s.scalars(select(table.c.name).where(table.c.id == inner_core)).all() == []
+        # a Core alias would escape the WHERE added to the table itself
+        with pytest.raises(UnscopedQueryError):
+            s.execute(select(func.count()).select_from(table.alias("k")))
+
+
+LATE_MODEL = """
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+import privasi.models_all
+from privasi.db import Base, Database, TenantMixin, tenant_tables
+from privasi.errors import UnscopedQueryError
+
+before = tenant_tables()
+
+
+class LateNote(TenantMixin, Base):
+    __tablename__ = "late_notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(20))
+
+
+assert LateNote.__table__ not in before
+assert LateNote.__table__ in tenant_tables()
+try:
+    Database("sqlite://")._factory().execute(select(LateNote))
+except UnscopedQueryError:
+    print("refused")
+"""
+
+
+def test_a_tenant_model_imported_after_the_first_statement_is_scoped():
+    # in a fresh interpreter: a model defined here would stay in the shared metadata
+    done = subprocess.run(
+        [sys.executable, "-c", LATE_MODEL], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "refused"
