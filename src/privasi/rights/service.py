@@ -327,6 +327,15 @@ def counts(session: PrivasiSession) -> dict[str, int]:
     return {status: int(n) for status, n in rows}
 
 
+def overdue_count(session: PrivasiSession, now: datetime | None = None) -> int:
+    """Open requests past their due time, counted in the database (the rule of ``is_overdue``)."""
+    moment = now or utcnow()
+    query = select(func.count()).where(
+        RightsRequest.status.in_(OPEN_STATUSES), RightsRequest.due_at < moment
+    )
+    return int(session.scalar(query.select_from(RightsRequest)) or 0)
+
+
 # --- life cycle --------------------------------------------------------------------------------
 
 

@@ -149,3 +149,26 @@ def test_breaches_and_legal_holds_on_the_home_page(
 
     signed_in("agent")  # no breach.read
     assert 'data-testid="home-breaches"' not in client.get("/admin").text
+
+
+def test_the_overdue_count_is_exact_past_a_page_of_requests(
+    client: TestClient, signed_in: Any, shop: Any, db: Database
+) -> None:
+    """Counted in the database: a queue longer than any list page still shows its true size."""
+    import uuid
+
+    from sqlalchemy import select
+
+    from privasi.rights.models import RightsRequest
+
+    late = shop.request(db, "access", received_at=utcnow() - timedelta(days=5))
+    shop.request(db, "access")
+    table = RightsRequest.__table__
+    with db.engine.begin() as conn:  # copies of the late request, written below the service
+        row = dict(conn.execute(select(table).where(table.c.id == late)).mappings().one())
+        copies = [{**row, "id": str(uuid.uuid4()), "number": 1000 + i} for i in range(520)]
+        conn.execute(table.insert(), copies)
+    signed_in("agent")
+    card = client.get("/admin").text.split('data-testid="home-requests"')[1].split("</section>")[0]
+    assert re.search(r"<strong>522</strong> terbuka", card)
+    assert re.search(r'href="/admin/requests\?overdue=1"><strong>521</strong> terlambat', card)

@@ -44,7 +44,7 @@ def gather(page: StaffPage, now: datetime) -> Attention:
         found.requests = rights.list_requests(session, open_only=True, limit=REQUESTS_SHOWN).items
         counts = rights.counts(session)
         found.open_count = sum(counts.get(s, 0) for s in OPEN_STATUSES)
-        found.overdue_count = len(rights.list_requests(session, overdue=True, limit=500).items)
+        found.overdue_count = rights.overdue_count(session, now)
     if _reads(page, "breach"):
         found.breaches = list(breach.dashboard_items(session, now))
     if _reads(page, "retention"):
