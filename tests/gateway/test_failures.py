@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from privasi.audit.models import AuditEvent
 from privasi.gateway import proxy
+from privasi.gateway.models import GatewayConversation
 
 MESSAGE = [{"role": "user", "content": "Nama saya Budi Santoso"}]
 
@@ -23,9 +24,11 @@ def _error_shape(response: httpx.Response) -> dict:
     return body["error"]
 
 
-def _events(gateway) -> list[dict]:
+def _events(gateway, action: str = "gateway.call") -> list[dict]:
     with gateway.db.session(gateway.org.id) as s:
-        rows = s.scalars(select(AuditEvent).where(AuditEvent.action == "gateway.call")).all()
+        rows = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+        ).all()
     return [r.details for r in rows]
 
 
@@ -66,7 +69,14 @@ def test_upstream_down_is_a_502_without_retry(gateway):
     assert failed.value.status_code == 502
     assert failed.value.body["code"] == "upstream_unreachable"
     assert "not retried" in failed.value.body["message"]
-    assert _events(gateway)[-1]["outcome"] == "upstream_unreachable"
+    # the transfer was recorded as it left, then how it ended
+    forwarded, failure = _events(gateway)[-1], _events(gateway, "gateway.call_failed")[-1]
+    assert forwarded["outcome"] == "forwarded" and forwarded["pseudonymised"] == {"PERSON": 1}
+    assert failure["outcome"] == "upstream_unreachable"
+    # the new conversation's id never reached the client: its mapping is not kept
+    assert "conversation" not in failure
+    with gateway.db.session(gateway.org.id) as s:
+        assert s.scalars(select(GatewayConversation)).all() == []
 
 
 def test_upstream_timeout_is_a_504(gateway, settings):

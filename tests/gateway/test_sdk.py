@@ -253,7 +253,7 @@ def test_audit_event_counts_types_and_names_the_transfer(gateway):
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "gateway.call")).one()
     details = event.details
     assert details["recipient"] == "groq" and details["countries"] == ["US"]
-    assert details["cross_border"] is True and details["outcome"] == "ok"
+    assert details["cross_border"] is True and details["outcome"] == "forwarded"
     assert details["pseudonymised"]["PERSON"] >= 2
     assert details["pseudonymised"]["EMAIL_ADDRESS"] >= 3
     assert details["pseudonymised"]["PHONE_NUMBER"] == 1

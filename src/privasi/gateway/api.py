@@ -15,10 +15,20 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from privasi.errors import PrivasiError
+from privasi.db import PrivasiSession
+from privasi.errors import PrivasiError, Unauthenticated
 from privasi.gateway import conversations, proxy, schemas, service
 from privasi.gateway.upstream import GatewayError
-from privasi.http.deps import Ctx, ctx_for, get_db, get_settings, resolve_principal
+from privasi.http.deps import (
+    ORG_HEADER,
+    Ctx,
+    ctx_for,
+    get_db,
+    get_settings,
+    resolve_principal,
+    truncated_client,
+)
+from privasi.orgs import service as orgs
 from privasi.orgs.principal import Principal
 
 router = APIRouter(tags=["gateway"])
@@ -37,6 +47,27 @@ def _authenticate(request: Request) -> Principal:
     db, settings = get_db(request), get_settings(request)
     try:
         principal = resolve_principal(request, db, settings)
+        principal.require("gateway.use")
+    except PrivasiError as exc:
+        raise proxy.from_domain(exc) from None
+    request.state.principal = principal
+    return principal
+
+
+def _key_principal(system: PrivasiSession, request: Request) -> Principal:
+    """The principal of the call's bearer key, checked in the caller's system session (as
+    ``resolve_principal`` checks it in a session of its own)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("use 'Authorization: Bearer <API key>'")
+        key = orgs.authenticate_api_key(system, token.strip())
+        principal = orgs.key_principal(
+            key,
+            request_id=getattr(request.state, "request_id", None),
+            client_addr=truncated_client(request),
+        )
+        principal = orgs.act_in(system, principal, request.headers.get(ORG_HEADER))
         principal.require("gateway.use")
     except PrivasiError as exc:
         raise proxy.from_domain(exc) from None
@@ -74,11 +105,15 @@ async def chat_completions(request: Request) -> Response:
     raw = await request.body()
 
     def start() -> proxy.Call:
-        # the key check, the body's checks and the call's set-up in one trip to a worker thread
-        principal = _authenticate(request)
-        body = _body(raw, settings.gateway_max_request_bytes)
-        call = proxy.Call(get_db(request), settings, request.app.state.vault, principal, body)
-        call.resolve(token)
+        # the key check, the body's checks and the call's set-up (the rate window) in one trip
+        # to a worker thread and one transaction
+        db = get_db(request)
+        cookie = None if "authorization" in request.headers else _authenticate(request)
+        with db.session(system=True) as session:
+            principal = cookie or _key_principal(session, request)
+            body = _body(raw, settings.gateway_max_request_bytes)
+            call = proxy.Call(db, settings, request.app.state.vault, principal, body)
+            call.resolve_in(session, token)
         return call
 
     try:

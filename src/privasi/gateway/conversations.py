@@ -150,6 +150,19 @@ def save_mapping(
     return True
 
 
+def discard(session: PrivasiSession, conversation: Conversation) -> None:
+    """Delete a conversation a failed call created: its id never reached the client, so nobody
+    could continue it, and its sealed mapping would only wait for retention."""
+    if conversation.row is None:
+        return
+    session.execute(
+        delete(GatewayConversation).where(GatewayConversation.id == conversation.row.id),
+        execution_options={"synchronize_session": False},
+    )
+    conversation.row = None
+    conversation.version = 0
+
+
 def end_conversation(
     session: PrivasiSession, principal: Principal, token: str, *, vault: Vault | None = None
 ) -> bool:

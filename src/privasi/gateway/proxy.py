@@ -14,12 +14,12 @@ import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
 from privasi.config import Settings
-from privasi.db import Database
+from privasi.db import Database, PrivasiSession
 from privasi.errors import NotFound, PrivasiError, RateLimited, ValidationFailed
 from privasi.gateway import conversations, service, upstream
 from privasi.gateway.detection import CachedDetector
@@ -92,6 +92,17 @@ async def list_models(
     return response.content
 
 
+def narrow(session: PrivasiSession, org_id: str) -> None:
+    """Scope a system session that has just checked an API key to the key's organisation, so the
+    call's set-up shares the key check's transaction (one commit instead of two). What the check
+    changed (the key's last use) is flushed first, while the session may still write it."""
+    if session.org_id == org_id:
+        return
+    session.flush()
+    session.info["org_id"] = org_id
+    session.info["system"] = False
+
+
 @dataclass
 class Route:
     base_url: str
@@ -114,6 +125,7 @@ class Call:
     mapping: ConversationMapping = field(default_factory=ConversationMapping)
     answer: list[str] = field(default_factory=list)
     deferred: bool = False
+    forwarded_event: str = ""
 
     @property
     def model(self) -> str:
@@ -133,25 +145,24 @@ class Call:
 
     # --- before the provider ---------------------------------------------------------------------
 
-    def _resolve(self, token: str | None) -> Route:
+    def _resolve(self, session: PrivasiSession, token: str | None) -> Route:
         org_id = self.principal.org_id
         key_id = self.principal.actor_id
-        with self.db.session(org_id) as session:
-            config = service.upstream_config(session, vault=self.vault)
-            if config is None:
-                raise _not_configured()
-            limit = config.rate_limit_per_minute or self.settings.gateway_rate_limit_per_minute
-            service.count_call(session, key_id, limit)
-            user = self.body.get("user")
-            derived = None
-            if isinstance(user, str) and user:
-                derived = conversations.derived_token(
-                    self.settings.resolved_secret_key(), org_id, key_id, user
-                )
-            conversation = conversations.open_conversation(
-                session, key_id, token=token, derived=derived, vault=self.vault
+        config = service.upstream_config(session, vault=self.vault)
+        if config is None:
+            raise _not_configured()
+        limit = config.rate_limit_per_minute or self.settings.gateway_rate_limit_per_minute
+        service.count_call(session, key_id, limit)
+        user = self.body.get("user")
+        derived = None
+        if isinstance(user, str) and user:
+            derived = conversations.derived_token(
+                self.settings.resolved_secret_key(), org_id, key_id, user
             )
-            route = Route(config.base_url, config.key, config.terms, conversation)
+        conversation = conversations.open_conversation(
+            session, key_id, token=token, derived=derived, vault=self.vault
+        )
+        route = Route(config.base_url, config.key, config.terms, conversation)
         # built on first use outside the detection time limit: loading the recognizers is slow
         detector()
         return route
@@ -170,12 +181,19 @@ class Call:
             result.body["user"] = "privasi-" + self.route.conversation.digest[:24]
         return result
 
-    def resolve(self, token: str | None) -> None:
-        """The call's set-up (blocking): upstream, terms, the rate window and the conversation."""
+    def resolve_in(self, session: PrivasiSession, token: str | None) -> None:
+        """The call's set-up (blocking) in the caller's transaction, the one that checked the key:
+        upstream, terms, the rate window and the conversation."""
+        narrow(session, self.principal.org_id)
         try:
-            self.route = self._resolve(token)
+            self.route = self._resolve(session, token)
         except PrivasiError as exc:
             raise from_domain(exc) from None
+
+    def resolve(self, token: str | None) -> None:
+        """The call's set-up in a transaction of its own (a retry after a lost save)."""
+        with self.db.session(self.principal.org_id) as session:
+            self.resolve_in(session, token)
 
     def _needs_save(self) -> bool:
         assert self.route is not None
@@ -249,7 +267,8 @@ class Call:
 
     # --- after the provider ----------------------------------------------------------------------
 
-    def _record(self, outcome: str, blocked: Counter[str], status: int | None) -> None:
+    def _record(self, outcome: str, blocked: Counter[str]) -> None:
+        """A call that was never forwarded (blocked, or detection did not finish): one event."""
         if self.route is None:
             return
         redaction = self.redaction
@@ -260,20 +279,9 @@ class Call:
             pseudonymised=redaction.pseudonymised if redaction else Counter(),
             passed=redaction.passed if redaction else Counter(),
             blocked=blocked,
-            sent=redaction.body if redaction and outcome != "blocked" else None,
-            answer="".join(self.answer),
-            upstream_status=status,
         )
+        conversation = self.route.conversation.row
         with self.db.session(self.principal.org_id) as session:
-            if self.deferred and outcome == "ok":
-                conversations.save_mapping(
-                    session,
-                    self.route.conversation,
-                    api_key_id=self.principal.actor_id,
-                    terms=self.route.terms,
-                    vault=self.vault,
-                )
-            conversation = self.route.conversation.row
             service.record_call(
                 session,
                 self.principal,
@@ -283,20 +291,114 @@ class Call:
                 vault=self.vault,
             )
 
-    async def record(
-        self, outcome: str, *, blocked: Counter[str] | None = None, status: int | None = None
+    async def record(self, outcome: str, *, blocked: Counter[str] | None = None) -> None:
+        await asyncio.to_thread(self._record, outcome, blocked or Counter())
+
+    def _record_forwarded(self) -> None:
+        """The transfer, written while the provider works on the call: the audit event (counts,
+        recipient, countries) and a new conversation's sealed mapping, in one transaction."""
+        assert self.route is not None and self.redaction is not None
+        redaction = self.redaction
+        record = service.CallRecord(
+            model=self.model,
+            stream=self.stream,
+            outcome="forwarded",
+            pseudonymised=redaction.pseudonymised,
+            passed=redaction.passed,
+            blocked=Counter(),
+        )
+        with self.db.session(self.principal.org_id) as session:
+            if self.deferred:
+                conversations.save_mapping(
+                    session,
+                    self.route.conversation,
+                    api_key_id=self.principal.actor_id,
+                    terms=self.route.terms,
+                    vault=self.vault,
+                )
+            conversation = self.route.conversation.row
+            self.forwarded_event = service.record_call(
+                session,
+                self.principal,
+                self.route.terms,
+                conversation.id if conversation is not None else None,
+                record,
+                vault=self.vault,
+            )
+
+    def _forward_record(self) -> asyncio.Future[None]:
+        """Start writing the transfer's record in a worker thread; the caller forwards the call
+        meanwhile (the gateway's core is otherwise idle while the provider works) and awaits it
+        in ``_settle`` before anything of the answer goes back."""
+        return asyncio.ensure_future(asyncio.to_thread(self._record_forwarded))
+
+    def _needs_outcome(self, outcome: str) -> bool:
+        assert self.route is not None
+        if outcome != "ok":
+            return True
+        return self.route.terms.keep_logs and self.route.conversation.row is not None
+
+    def _record_outcome(self, outcome: str, status: int | None) -> None:
+        """How a forwarded call ended: its chat log and, for a failure, its outcome event; a new
+        conversation whose id never reached the client is deleted with it."""
+        assert self.route is not None and self.redaction is not None
+        record = service.CallRecord(
+            model=self.model,
+            stream=self.stream,
+            outcome=outcome,
+            pseudonymised=self.redaction.pseudonymised,
+            passed=self.redaction.passed,
+            blocked=Counter(),
+            sent=self.redaction.body,
+            answer="".join(self.answer),
+            upstream_status=status,
+        )
+        with self.db.session(self.principal.org_id) as session:
+            conversation = self.route.conversation
+            if outcome != "ok" and self.deferred:
+                conversations.discard(session, conversation)
+            service.record_outcome(
+                session,
+                self.principal,
+                self.route.terms,
+                conversation.row.id if conversation.row is not None else None,
+                record,
+                forwarded_event=self.forwarded_event,
+                vault=self.vault,
+            )
+
+    async def _settle(
+        self, forwarded: asyncio.Future[None], outcome: str, status: int | None = None
     ) -> None:
-        await asyncio.to_thread(self._record, outcome, blocked or Counter(), status)
+        """Wait for the transfer's record, then write the outcome's; raise if either failed, so an
+        answer is never returned without its records committed."""
+        try:
+            await forwarded
+            if self._needs_outcome(outcome):
+                await asyncio.to_thread(self._record_outcome, outcome, status)
+        except Exception as exc:
+            self._record_failed(exc)
+
+    def _record_failed(self, exc: Exception) -> NoReturn:
+        # the type only: a driver's message could quote a value
+        log.error("gateway call record failed", extra={"error": type(exc).__name__})
+        raise GatewayError(
+            500,
+            "the call could not be recorded, so its answer is withheld; it was not retried",
+            "record_failed",
+            type_="api_error",
+        ) from None
 
     def record_now(self, outcome: str, status: int | None = None) -> None:
         """For a stream the client closed: the loop is being torn down, so record inline."""
-        self._record(outcome, Counter(), status)
+        self._record_outcome(outcome, status)
 
     # --- the provider ----------------------------------------------------------------------------
 
     async def complete(self, outgoing: dict[str, Any]) -> dict[str, Any]:
         """A non-streamed completion, restored."""
         assert self.route is not None
+        forwarded = self._forward_record()
         try:
             response = await upstream.client().post(
                 self.route.base_url + "/chat/completions",
@@ -306,20 +408,20 @@ class Call:
             )
         except httpx.HTTPError as exc:
             error = upstream.transport_error(exc)
-            await self.record(error.code)
+            await self._settle(forwarded, error.code)
             raise error from None
         if response.status_code >= 400:
-            await self.record("upstream_error", status=response.status_code)
+            await self._settle(forwarded, "upstream_error", response.status_code)
             raise upstream.upstream_error(response.status_code, response.content, response.headers)
         try:
             data = response.json()
         except ValueError:
-            await self.record("upstream_invalid", status=response.status_code)
+            await self._settle(forwarded, "upstream_invalid", response.status_code)
             raise GatewayError(
                 502, "the AI provider's answer is not JSON", "upstream_invalid", type_="api_error"
             ) from None
         restored = self.restore_completion(data)
-        await self.record("ok", status=response.status_code)
+        await self._settle(forwarded, "ok", response.status_code)
         return restored
 
     def restore_completion(self, data: Any) -> Any:
@@ -353,17 +455,23 @@ class Call:
             headers={**upstream.headers_for(self.route.key), "Accept": "text/event-stream"},
             timeout=upstream.timeout_for(self.settings.gateway_upstream_timeout_seconds),
         )
+        forwarded = self._forward_record()
         try:
             response = await upstream.client().send(request, stream=True)
         except httpx.HTTPError as exc:
             error = upstream.transport_error(exc)
-            await self.record(error.code)
+            await self._settle(forwarded, error.code)
             raise error from None
         if response.status_code >= 400:
             content = await response.aread()
             await response.aclose()
-            await self.record("upstream_error", status=response.status_code)
+            await self._settle(forwarded, "upstream_error", response.status_code)
             raise upstream.upstream_error(response.status_code, content, response.headers)
+        try:
+            await forwarded
+        except Exception as exc:
+            await response.aclose()
+            self._record_failed(exc)
         return self._relay(response)
 
     async def _relay(self, response: httpx.Response) -> AsyncIterator[bytes]:
@@ -395,4 +503,5 @@ class Call:
             await response.aclose()
             if outcome == "client_closed":
                 self.record_now(outcome, response.status_code)
-        await self.record(outcome, status=response.status_code)
+        if self._needs_outcome(outcome):
+            await asyncio.to_thread(self._record_outcome, outcome, response.status_code)

@@ -328,6 +328,10 @@ class CallRecord:
     upstream_status: int | None = None
 
 
+def _model_name(model: str) -> str:
+    return model[:100] if model and not looks_personal(model) else "unknown"
+
+
 def record_call(
     session: PrivasiSession,
     principal: Principal,
@@ -336,16 +340,20 @@ def record_call(
     call: CallRecord,
     *,
     vault: Vault | None = None,
-) -> None:
-    """One audit event per call (counts, never values) and, if the policy keeps chat logs, the
-    pseudonymised text under the chat retention."""
+) -> str:
+    """One audit event per call (counts, never values) and, if the policy keeps chat logs and the
+    record carries the text sent, the pseudonymised text under the chat retention. Returns the
+    event's id.
+
+    A forwarded call's event is written while the provider works (outcome ``forwarded``: what
+    was disclosed, to whom and where is known before the answer); how it ended follows in
+    ``record_outcome``. A call refused before forwarding has one event with its outcome."""
     now = utcnow()
-    model = call.model[:100] if call.model and not looks_personal(call.model) else "unknown"
     details: dict[str, Any] = {
         "recipient": terms.recipient.id,
         "countries": terms.countries,
         "cross_border": any(c != "ID" for c in terms.countries),
-        "model": model,
+        "model": _model_name(call.model),
         "stream": call.stream,
         "outcome": call.outcome,
         "pseudonymised": dict(call.pseudonymised),
@@ -356,7 +364,7 @@ def record_call(
         details["upstream_status"] = call.upstream_status
     if conversation_id:
         details["conversation"] = conversation_id
-    audit.record(
+    event = audit.record(
         session,
         principal,
         "gateway.call",
@@ -372,23 +380,69 @@ def record_call(
             .values(last_used_at=now, expires_at=now + terms.retention),
             execution_options={"synchronize_session": False},
         )
-    if terms.keep_logs and conversation_id and call.sent is not None:
-        session.execute(
-            insert(CHAT_LOGS),
-            [
-                {
-                    "id": new_id(),
-                    "conversation_id": conversation_id,
-                    "recipient_id": terms.recipient.id,
-                    "model": model,
-                    "request_text": json.dumps(call.sent, ensure_ascii=False),
-                    "response_text": call.answer,
-                    "outcome": call.outcome,
-                    "created_at": now,
-                    "expires_at": now + terms.retention,
-                }
-            ],
+    if call.sent is not None:
+        log_chat(session, terms, conversation_id, call)
+    return event.id
+
+
+def record_outcome(
+    session: PrivasiSession,
+    principal: Principal,
+    terms: Terms,
+    conversation_id: str | None,
+    call: CallRecord,
+    *,
+    forwarded_event: str,
+    vault: Vault | None = None,
+) -> None:
+    """How a forwarded call ended: the chat log (if the policy keeps them) and, unless the answer
+    came back whole, a ``gateway.call_failed`` event naming the call's ``gateway.call`` event."""
+    if call.outcome != "ok":
+        details: dict[str, Any] = {
+            "recipient": terms.recipient.id,
+            "model": _model_name(call.model),
+            "stream": call.stream,
+            "outcome": call.outcome,
+            "call_event": forwarded_event,
+        }
+        if call.upstream_status is not None:
+            details["upstream_status"] = call.upstream_status
+        if conversation_id:
+            details["conversation"] = conversation_id
+        audit.record(
+            session,
+            principal,
+            "gateway.call_failed",
+            purpose=terms.recipient.purposes[0],
+            details=details,
+            vault=vault,
         )
+    log_chat(session, terms, conversation_id, call)
+
+
+def log_chat(
+    session: PrivasiSession, terms: Terms, conversation_id: str | None, call: CallRecord
+) -> None:
+    """The call as the provider saw it, if the policy keeps chat logs (a no-op otherwise)."""
+    if not (terms.keep_logs and conversation_id and call.sent is not None):
+        return
+    now = utcnow()
+    session.execute(
+        insert(CHAT_LOGS),
+        [
+            {
+                "id": new_id(),
+                "conversation_id": conversation_id,
+                "recipient_id": terms.recipient.id,
+                "model": _model_name(call.model),
+                "request_text": json.dumps(call.sent, ensure_ascii=False),
+                "response_text": call.answer,
+                "outcome": call.outcome,
+                "created_at": now,
+                "expires_at": now + terms.retention,
+            }
+        ],
+    )
 
 
 def chat_logs(session: PrivasiSession, conversation_id: str | None = None) -> list[GatewayChatLog]:
