@@ -45,6 +45,8 @@ HANDLER_MODULES = [
 Reconciler = Callable[[PrivasiSession], int]
 RECONCILERS: dict[str, Reconciler] = {}
 FINISHED_JOB_RETENTION = timedelta(days=30)
+# Jobs claimed per round of a tick (a kind with a batch handler gets up to this many in one call).
+CLAIM_BATCH = 20
 
 
 def reconciler(name: str) -> Callable[[Reconciler], Reconciler]:
@@ -80,7 +82,7 @@ def load_handlers() -> None:
         import_if_present(name)
 
 
-def tick(db: Database, ident: str | None = None, batch: int = 20) -> dict[str, int]:
+def tick(db: Database, ident: str | None = None, batch: int = CLAIM_BATCH) -> dict[str, int]:
     """One pass: reconcile, then drain due jobs. Returns counts for logs and tests."""
     load_handlers()
     ident = ident or worker_id()
@@ -95,8 +97,18 @@ def tick(db: Database, ident: str | None = None, batch: int = 20) -> dict[str, i
         claimed = jobs.claim(db, ident, batch)
         if not claimed:
             break
+        states: list[str] = []
+        # Kinds with a batch handler run all their claimed jobs in one call (sharing their
+        # bookkeeping); the others one by one, in due order.
+        batches: dict[str, list[Job]] = {}
         for job in claimed:
-            state = jobs.run_one(db, job, ident)
+            if job.kind in jobs.BATCH_HANDLERS:
+                batches.setdefault(job.kind, []).append(job)
+            else:
+                states.append(jobs.run_one(db, job, ident))
+        for group in batches.values():
+            states.extend(jobs.run_batch(db, group, ident).values())
+        for state in states:
             key = {"done": "done", "pending": "retry", "failed": "failed"}.get(state)
             if key:
                 stats[key] += 1

@@ -279,6 +279,62 @@ def next_keys(
     return [[_plain(v) for v in row] for row in rows]
 
 
+def _first_keys_statement(mapped: Mapped) -> Any:
+    """Every matching row's identity (the parent's, for a table found through another) and key,
+    for many subjects' values at once, in key order, with a cap on the rows read."""
+    statement = mapped.statements.get("keys_many")
+    if statement is None:
+        values: sa.BindParameter[Any] = sa.bindparam("values", expanding=True)
+        if mapped.parent is not None and mapped.parent_key is not None:
+            parent = mapped.parent
+            statement = (
+                sa.select(parent.identity, *mapped.key)
+                .select_from(mapped.table.join(parent.table, mapped.identity == mapped.parent_key))
+                .where(parent.identity.in_(values))
+            )
+        else:
+            statement = sa.select(mapped.identity, *mapped.key).where(mapped.identity.in_(values))
+        statement = statement.order_by(*mapped.key).limit(sa.bindparam("limit"))
+        mapped.statements["keys_many"] = statement
+    return statement
+
+
+def first_keys_many(
+    conn: Connection, mapped: Mapped, subjects: Sequence[Sequence[str]], limit: int, cap: int
+) -> list[list[list[Any]] | None]:
+    """``next_keys(conn, mapped, values, None, limit)`` for each subject's values, in one
+    statement for all. A subject gets ``None`` (look it up on its own) when it has ``limit`` rows
+    or more, since only a short first batch is complete whatever the order of its keys; so does
+    every subject when the statement finds more than ``cap`` rows (memory stays bounded), when a
+    returned identity is not one of the values as given (a collation that folds case), or when
+    the table is found through a table that is itself found through another."""
+    unknown: list[list[list[Any]] | None] = [None] * len(subjects)
+    if mapped.parent is not None and (
+        mapped.parent.parent is not None or mapped.parent_key is None
+    ):
+        return unknown
+    owners: dict[str, list[int]] = {}
+    for i, values in enumerate(subjects):
+        for value in dict.fromkeys(values):
+            owners.setdefault(str(value), []).append(i)
+    if not owners:
+        return [[] for _ in subjects]
+    rows = conn.execute(
+        _first_keys_statement(mapped), {"values": list(owners), "limit": cap + 1}
+    ).all()
+    if len(rows) > cap:
+        return unknown
+    found: list[dict[tuple[Any, ...], None]] = [{} for _ in subjects]
+    for row in rows:
+        who = owners.get(str(row[0]))
+        if who is None:
+            return unknown
+        key = tuple(_plain(v) for v in row[1:])
+        for i in who:
+            found[i][key] = None
+    return [[list(k) for k in keys] if len(keys) < limit else None for keys in found]
+
+
 def _by_keys(mapped: Mapped, keys: Sequence[Sequence[Any]]) -> sa.ColumnElement[bool]:
     if len(mapped.key) == 1:
         return mapped.key[0].in_([k[0] for k in keys])

@@ -27,6 +27,12 @@ LEASE = timedelta(minutes=5)
 
 Handler = Callable[[Database, Job], dict[str, Any] | None]
 HANDLERS: dict[str, Handler] = {}
+# A batch handler gets every claimed job of its kind at once and answers per job id: the job's
+# result, or the exception that job met. Its kind shares work across the jobs (one transaction
+# for all their bookkeeping), while each job keeps its own outcome, attempts and backoff.
+Outcome = dict[str, Any] | None | BaseException
+BatchHandler = Callable[[Database, list[Job]], dict[str, Outcome]]
+BATCH_HANDLERS: dict[str, BatchHandler] = {}
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -34,6 +40,17 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
 
     def register(fn: Handler) -> Handler:
         HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def batch_handler(kind: str) -> Callable[[BatchHandler], BatchHandler]:
+    """Register the function that runs a batch of claimed jobs of ``kind`` in one call (the worker
+    prefers it to ``handler`` when both exist)."""
+
+    def register(fn: BatchHandler) -> BatchHandler:
+        BATCH_HANDLERS[kind] = fn
         return fn
 
     return register
@@ -160,29 +177,76 @@ def run_one(db: Database, job: Job, worker_id: str) -> str:
         try:
             result = fn(db, job)
         except Exception as exc:
-            # The type only: messages from handlers may quote personal data.
-            error = type(exc).__name__
-            log.exception("job failed", extra={"job_id": job.id, "kind": job.kind})
+            error = _error(job, exc)
     with db.session(system=True) as session:
-        row = session.get(Job, job.id)
-        if row is None or row.locked_by != worker_id:
-            return "lost"  # the lease ran out and another worker owns it now
-        row.locked_by = None
-        row.locked_until = None
-        if error is None:
-            row.state = "done"
-            row.result = result
-            row.finished_at = utcnow()
-            row.last_error = None
-        elif row.attempts >= row.max_attempts or fn is None:
-            row.state = "failed"
-            row.last_error = error
-            row.finished_at = utcnow()
-        else:
-            row.state = "pending"
-            row.last_error = error
-            row.due_at = utcnow() + _backoff(row.attempts)
-        return row.state
+        return _finish(session, job, worker_id, result, error, final=fn is None)
+
+
+def run_batch(db: Database, claimed: list[Job], worker_id: str) -> dict[str, str]:
+    """Run claimed jobs of one kind through its batch handler; each job's outcome is recorded on
+    its own row (done, retried with its own backoff, or failed after its own attempts), all in
+    one commit. Returns the new state by job id."""
+    if not claimed:
+        return {}
+    kind = claimed[0].kind
+    if any(job.kind != kind for job in claimed):
+        raise ValueError("a batch holds jobs of one kind")
+    fn = BATCH_HANDLERS[kind]
+    try:
+        outcomes = fn(db, claimed)
+    except Exception as exc:
+        outcomes = {job.id: exc for job in claimed}
+    states: dict[str, str] = {}
+    with db.session(system=True) as session:
+        # One read for every row; ``_finish`` then finds each in the session.
+        session.scalars(select(Job).where(Job.id.in_([job.id for job in claimed]))).all()
+        for job in claimed:
+            outcome = outcomes.get(job.id)
+            if isinstance(outcome, BaseException):
+                states[job.id] = _finish(session, job, worker_id, None, _error(job, outcome))
+            else:
+                states[job.id] = _finish(session, job, worker_id, outcome, None)
+    return states
+
+
+def _error(job: Job, exc: BaseException) -> str:
+    # The type only: messages from handlers may quote personal data.
+    log.error(
+        "job failed",
+        extra={"job_id": job.id, "kind": job.kind},
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return type(exc).__name__
+
+
+def _finish(
+    session: PrivasiSession,
+    job: Job,
+    worker_id: str,
+    result: dict[str, Any] | None,
+    error: str | None,
+    *,
+    final: bool = False,
+) -> str:
+    row = session.get(Job, job.id)
+    if row is None or row.locked_by != worker_id:
+        return "lost"  # the lease ran out and another worker owns it now
+    row.locked_by = None
+    row.locked_until = None
+    if error is None:
+        row.state = "done"
+        row.result = result
+        row.finished_at = utcnow()
+        row.last_error = None
+    elif row.attempts >= row.max_attempts or final:
+        row.state = "failed"
+        row.last_error = error
+        row.finished_at = utcnow()
+    else:
+        row.state = "pending"
+        row.last_error = error
+        row.due_at = utcnow() + _backoff(row.attempts)
+    return row.state
 
 
 def get_job(session: PrivasiSession, job_id: str) -> Job:

@@ -12,7 +12,6 @@ worker off them until the run ends.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +36,14 @@ from privasi.rights.locks import (  # noqa: F401  (re-exported: connectors and r
     task_guard,
 )
 from privasi.rights.models import OPEN_STATUSES, RequestTask, RightsRequest
+from privasi.rights.runner import (  # noqa: F401  (re-exported: the connectors register here)
+    EXECUTORS,
+    PRIVASI_ACTIONS,
+    Executor,
+    TaskWaiting,
+    executor,
+    run_batch,
+)
 from privasi.subjects import service as subjects
 
 log = logging.getLogger("privasi.rights")
@@ -55,27 +62,6 @@ ACTIONS = {
 }
 # Manual tasks are due before the request, leaving time to answer: this share of the clock.
 MANUAL_SHARE = 2 / 3
-
-Executor = Callable[[PrivasiSession, RightsRequest, RequestTask], None]
-
-
-class TaskWaiting(RuntimeError):
-    """An executor's work was accepted and its result comes later (a callback or a poll): the
-    task shows as waiting, and the job is retried to look again."""
-
-
-EXECUTORS: dict[str, Executor] = {}
-
-
-def executor(kind: str) -> Callable[[Executor], Executor]:
-    """Register automatic execution for tasks of a system kind (``sql``, ``http``)."""
-
-    def register(fn: Executor) -> Executor:
-        EXECUTORS[kind] = fn
-        return fn
-
-    return register
-
 
 def _privasi_system(policy: Policy) -> str:
     return next((s.id for s in policy.systems if s.kind.value == "privasi"), PRIVASI_SYSTEM)
@@ -245,37 +231,115 @@ def run_tasks(db: Database, request_id: str) -> dict[str, str]:
         org_id = system.scalar(select(RightsRequest.org_id).where(RightsRequest.id == request_id))
     if org_id is None:
         raise NotFound("rights request not found")
-    failed: list[str] = []
+    outcome = _run_requests(db, org_id, [request_id])[request_id]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+Outcome = dict[str, str] | BaseException
+
+
+def run_many(db: Database, request_ids: list[str]) -> dict[str, Outcome]:
+    """``run_tasks`` for many requests at once (the worker's batch of due jobs): the requests of
+    each organisation run together (``runner.run_batch``), each organisation in its own scope,
+    never mixing sessions or keys across tenants. Returns each request's statuses, or the error
+    its job should retry on; one request's failure never stops the others."""
+    ids = list(dict.fromkeys(request_ids))
+    with db.session(system=True) as system:
+        found = system.execute(
+            select(RightsRequest.id, RightsRequest.org_id).where(RightsRequest.id.in_(ids))
+        ).all()
+    org_of = {str(rid): str(org) for rid, org in found}
+    out: dict[str, Outcome] = {
+        rid: NotFound("rights request not found") for rid in ids if rid not in org_of
+    }
+    by_org: dict[str, list[str]] = {}
+    for rid in ids:
+        if rid in org_of:
+            by_org.setdefault(org_of[rid], []).append(rid)
+    for org_id, rids in by_org.items():
+        try:
+            out.update(_run_requests(db, org_id, rids))
+        except Exception:
+            if len(rids) == 1:
+                raise
+            # Something outside any one task (a plan that cannot be made, a lost connection):
+            # each request again on its own, so the problem stays with the request that has it.
+            log.warning("rights batch failed; running its requests one by one")
+            for rid in rids:
+                try:
+                    out.update(_run_requests(db, org_id, [rid]))
+                except Exception as exc:
+                    out[rid] = exc
+    return out
+
+
+def _loaded(
+    session: PrivasiSession, request_ids: list[str]
+) -> list[tuple[RightsRequest, list[RequestTask]]]:
+    """The requests with their tasks (in ``tasks_of`` order), two queries for all."""
+    requests = {
+        r.id: r
+        for r in session.scalars(select(RightsRequest).where(RightsRequest.id.in_(request_ids)))
+    }
+    tasks: dict[str, list[RequestTask]] = {rid: [] for rid in requests}
+    for task in session.scalars(
+        select(RequestTask)
+        .where(RequestTask.request_id.in_(list(requests)))
+        .order_by(RequestTask.kind != "privasi", RequestTask.system_id, RequestTask.action)
+    ):
+        tasks[task.request_id].append(task)
+    missing = [rid for rid in request_ids if rid not in requests]
+    if missing:
+        raise NotFound("rights request not found")
+    return [(requests[rid], tasks[rid]) for rid in request_ids]
+
+
+def _run_requests(db: Database, org_id: str, request_ids: list[str]) -> dict[str, Outcome]:
+    failed: dict[str, list[str]] = {rid: [] for rid in request_ids}
+    statuses: dict[str, dict[str, str]] = {}
+    active = list(request_ids)
     # Other systems' automatic tasks first, then privasi's own (an erasure's shred comes last).
     for phase in ("systems", "privasi"):
+        work: dict[str, list[str]] = {}
         with db.session(org_id) as session:
-            request = rights.get_request(session, request_id)
-            if not ready(request, utcnow()):
-                return {t.system_id: t.status for t in rights.tasks_of(session, request)}
-            tasks = plan(session, request)
-            todo = [
-                t.id
-                for t in tasks
-                if _unfinished(t)
-                and _automatic(t)
-                and (t.kind == "privasi") == (phase == "privasi")
-                and not waits_for_systems(request, t, tasks)
-            ]
-        if todo:
-            failed.extend(_run_all(db, org_id, request_id, todo))
+            for request, tasks in _loaded(session, active):
+                if not ready(request, utcnow()):
+                    statuses[request.id] = {t.system_id: t.status for t in tasks}
+                    continue
+                tasks = tasks or plan(session, request)
+                todo = [
+                    t.id
+                    for t in tasks
+                    if _unfinished(t)
+                    and _automatic(t)
+                    and (t.kind == "privasi") == (phase == "privasi")
+                    and not waits_for_systems(request, t, tasks)
+                ]
+                if todo:
+                    work[request.id] = todo
+        active = [rid for rid in active if rid not in statuses]
+        if work:
+            for rid, left in run_batch(db, org_id, work).items():
+                failed[rid].extend(left)
     with db.session(org_id) as session:
-        request = rights.get_request(session, request_id)
-        tasks = rights.tasks_of(session, request)
-        if (
-            request.status in OPEN_STATUSES
-            and tasks
-            and all(t.status in ("done", "skipped") for t in tasks)
-        ):
-            rights.complete(session, system_principal(org_id, "rights"), request)
-        statuses = {t.system_id: t.status for t in tasks}
-    if failed:
-        raise RuntimeError(f"{len(failed)} rights task(s) failed or wait for a result; retried")
-    return statuses
+        for request, tasks in _loaded(session, active):
+            if (
+                request.status in OPEN_STATUSES
+                and tasks
+                and all(t.status in ("done", "skipped") for t in tasks)
+            ):
+                rights.complete(session, system_principal(org_id, "rights"), request)
+            statuses[request.id] = {t.system_id: t.status for t in tasks}
+    return {
+        rid: (
+            RuntimeError(f"{len(failed[rid])} rights task(s) failed or wait for a result; retried")
+            if failed[rid]
+            else statuses[rid]
+        )
+        for rid in request_ids
+    }
 
 
 def _run_one(db: Database, org_id: str, request_id: str, task_id: str) -> bool:
@@ -283,94 +347,9 @@ def _run_one(db: Database, org_id: str, request_id: str, task_id: str) -> bool:
 
 
 def _run_all(db: Database, org_id: str, request_id: str, task_ids: list[str]) -> list[str]:
-    """Run these tasks of one request in one session: locked and marked running together,
-    prepared by their kinds' preparers in the same commit, then each run and committed with its
-    audit event. Returns the ids of the tasks that failed, wait (for a result or a legal hold),
-    or run elsewhere."""
-    finished: set[str] = set()
-    with task_guard(db, *task_ids) as mine:
-        # Tasks another worker runs now are left to it; the job's retry will find them finished.
-        if mine:
-            with db.session(org_id) as session:
-                tasks, request = _start(session, mine, finished)
-                if request.id != request_id:
-                    raise NotFound("task not found")
-                for kind in dict.fromkeys(t.kind for t in tasks):
-                    prepare = PREPARERS.get(kind)
-                    if prepare is not None:
-                        try:
-                            prepare(session, request, [t for t in tasks if t.kind == kind])
-                        except Exception:
-                            # Each task meets the problem again when it runs, and reports it.
-                            session.rollback()
-                            tasks, request = _start(session, mine, finished)
-                            break
-                session.commit()
-                for task in tasks:
-                    if _run_task(session, org_id, request, task):
-                        finished.add(task.id)
-    return [t for t in task_ids if t not in finished]
-
-
-def _start(
-    session: PrivasiSession, task_ids: list[str], finished: set[str]
-) -> tuple[list[RequestTask], RightsRequest]:
-    """The tasks to run now, marked running (uncommitted); ``finished`` gets those another
-    worker finished while this one waited for the lock."""
-    tasks, request = lock_tasks_and_request(session, task_ids)
-    finished.update(t.id for t in tasks if t.status in ("done", "skipped"))
-    tasks = [t for t in tasks if t.id not in finished]
-    for task in tasks:
-        task.status = "running"
-        task.attempts += 1
-    if request.type == "erasure":
-        from privasi.retention.service import erasure_held
-
-        # Before anything is prepared: a task whose data a legal hold keeps waits, showing the
-        # hold's reason, and no keys of it are recorded while the hold lasts.
-        tasks = [t for t in tasks if not erasure_held(session, request, t)]
-    return tasks, request
-
-
-def _run_task(
-    session: PrivasiSession, org_id: str, request: RightsRequest, task: RequestTask
-) -> bool:
-    task_id = task.id
-    try:
-        run = PRIVASI_ACTIONS[task.action] if task.kind == "privasi" else EXECUTORS[task.kind]
-        run(session, request, task)
-        task.status = "done"
-        task.completed_at = utcnow()
-        task.completed_by = "privasi"
-        rights.audit_step(
-            session,
-            system_principal(org_id, "rights"),
-            request,
-            "request.task_done",
-            system=task.system_id,
-            task_action=task.action,
-        )
-        session.commit()
-        return True
-    except TaskWaiting:
-        session.rollback()
-        found = session.get(RequestTask, task_id)
-        if found is not None and found.status != "done":
-            found.status = "waiting"
-        session.commit()
-        return False
-    except Exception as exc:
-        log.warning(
-            "rights task failed",
-            extra={"request_id": request.id, "task_id": task_id, "error": type(exc).__name__},
-        )
-        session.rollback()
-        found = session.get(RequestTask, task_id)
-        if found is not None and found.status != "done":
-            found.status = "failed"
-            found.result = {**(found.result or {}), "error": type(exc).__name__}
-        session.commit()
-        return False
+    """Run these tasks of one request together; the ids of those that failed, wait, or run
+    elsewhere."""
+    return run_batch(db, org_id, {request_id: task_ids})[request_id]
 
 
 def complete_task(
@@ -451,17 +430,12 @@ def diff(session: PrivasiSession, request: RightsRequest) -> list[dict[str, Any]
     ]
 
 
-PRIVASI_ACTIONS: dict[str, Executor] = {
-    "access": actions.run_access,
-    "erase": actions.run_erase,
-    "rectify": actions.run_rectify,
-    "notify_recipients": actions.run_notify_recipients,
-    "restrict": actions.run_restrict,
-    "object": actions.run_object,
-    "withdraw_consent": actions.run_withdraw,
-}
-
-
 @jobs.handler(EXECUTE_KIND)
 def _execute(db: Database, job: Job) -> dict[str, Any]:
     return run_tasks(db, job.payload["request_id"])
+
+
+@jobs.batch_handler(EXECUTE_KIND)
+def _execute_many(db: Database, claimed: list[Job]) -> dict[str, jobs.Outcome]:
+    outcomes = run_many(db, [job.payload["request_id"] for job in claimed])
+    return {job.id: outcomes[job.payload["request_id"]] for job in claimed}

@@ -43,15 +43,26 @@ _LOCK_TASKS = (
 )
 
 
+def lock_tasks(
+    session: PrivasiSession, task_ids: list[str]
+) -> list[tuple[RequestTask, RightsRequest]]:
+    """Tasks of any requests of the session's organisation, locked as ``lock_task`` does, each
+    with its request, in one query, in the order of ``task_ids``."""
+    rows = session.execute(_LOCK_TASKS, {"ids": list(task_ids)}).all()
+    if len(rows) != len(set(task_ids)):
+        raise NotFound("task not found")
+    order = {t: i for i, t in enumerate(task_ids)}
+    return sorted(((r[0], r[1]) for r in rows), key=lambda pair: order[pair[0].id])
+
+
 def lock_tasks_and_request(
     session: PrivasiSession, task_ids: list[str]
 ) -> tuple[list[RequestTask], RightsRequest]:
     """Tasks of one request, locked as ``lock_task`` does, and their request, in one query."""
-    rows = session.execute(_LOCK_TASKS, {"ids": list(task_ids)}).all()
-    if len(rows) != len(set(task_ids)) or len({r[1].id for r in rows}) != 1:
+    rows = lock_tasks(session, task_ids)
+    if len({r.id for _, r in rows}) != 1:
         raise NotFound("task not found")
-    order = {t: i for i, t in enumerate(task_ids)}
-    return sorted((r[0] for r in rows), key=lambda t: order[t.id]), rows[0][1]
+    return [t for t, _ in rows], rows[0][1]
 
 
 _running: set[str] = set()
@@ -108,14 +119,15 @@ def task_guard(db: Database, *task_ids: str) -> Iterator[list[str]]:
             _running.difference_update(held)
 
 
-Preparer = Callable[[PrivasiSession, RightsRequest, list[RequestTask]], None]
+Preparer = Callable[[PrivasiSession, list[tuple[RightsRequest, list[RequestTask]]]], None]
 PREPARERS: dict[str, Preparer] = {}
 
 
 def preparer(kind: str) -> Callable[[Preparer], Preparer]:
-    """Register work an executor kind does once for all of a request's tasks of that kind before
-    they run, recorded in the tasks (the connectors look up and record every table's first
-    batch of keys, so one commit covers them all)."""
+    """Register work an executor kind does once for all the tasks of that kind of a batch of
+    requests (one organisation) before they run, recorded in the tasks (the connectors look up
+    and record every table's first batch of keys for all the batch's subjects, so one commit
+    covers them all). Called with each request and its tasks of that kind."""
 
     def register(fn: Preparer) -> Preparer:
         PREPARERS[kind] = fn
