@@ -324,6 +324,7 @@ class Call:
                 conversation.id if conversation is not None else None,
                 record,
                 vault=self.vault,
+                touch=not self.deferred,
             )
 
     def _forward_record(self) -> asyncio.Future[None]:
@@ -398,14 +399,26 @@ class Call:
     async def complete(self, outgoing: dict[str, Any]) -> dict[str, Any]:
         """A non-streamed completion, restored."""
         assert self.route is not None
+        try:
+            content = upstream.json_body(outgoing)
+        except ValueError:
+            raise GatewayError(
+                400,
+                "the request holds a number JSON cannot carry (NaN or Infinity)",
+                "invalid_json",
+            ) from None
+        sent = asyncio.ensure_future(
+            upstream.post_json(
+                self.route.base_url + "/chat/completions",
+                content,
+                upstream.headers_for(self.route.key),
+                upstream.timeout_for(self.settings.gateway_upstream_timeout_seconds),
+            )
+        )
+        # scheduled after the request, so the request goes out first
         forwarded = self._forward_record()
         try:
-            response = await upstream.client().post(
-                self.route.base_url + "/chat/completions",
-                json=outgoing,
-                headers=upstream.headers_for(self.route.key),
-                timeout=upstream.timeout_for(self.settings.gateway_upstream_timeout_seconds),
-            )
+            response = await sent
         except httpx.HTTPError as exc:
             error = upstream.transport_error(exc)
             await self._settle(forwarded, error.code)

@@ -340,6 +340,7 @@ def record_call(
     call: CallRecord,
     *,
     vault: Vault | None = None,
+    touch: bool = True,
 ) -> str:
     """One audit event per call (counts, never values) and, if the policy keeps chat logs and the
     record carries the text sent, the pseudonymised text under the chat retention. Returns the
@@ -347,7 +348,8 @@ def record_call(
 
     A forwarded call's event is written while the provider works (outcome ``forwarded``: what
     was disclosed, to whom and where is known before the answer); how it ended follows in
-    ``record_outcome``. A call refused before forwarding has one event with its outcome."""
+    ``record_outcome``. A call refused before forwarding has one event with its outcome.
+    ``touch=False`` when the conversation was created in this transaction (already just used)."""
     now = utcnow()
     details: dict[str, Any] = {
         "recipient": terms.recipient.id,
@@ -373,7 +375,7 @@ def record_call(
         details=details,
         vault=vault,
     )
-    if conversation_id and terms.from_last_use:
+    if conversation_id and terms.from_last_use and touch:
         session.execute(
             update(GatewayConversation)
             .where(GatewayConversation.id == conversation_id)

@@ -53,22 +53,49 @@ class GatewayError(Exception):
         return {"error": {"message": self.message, "type": self.type, "code": self.code}}
 
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-    weakref.WeakKeyDictionary()
-)
+_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, httpx.AsyncHTTPTransport]
+] = weakref.WeakKeyDictionary()
+
+
+def _pool() -> tuple[httpx.AsyncClient, httpx.AsyncHTTPTransport]:
+    loop = asyncio.get_running_loop()
+    found = _clients.get(loop)
+    if found is None or found[0].is_closed:
+        transport = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        )
+        found = (httpx.AsyncClient(transport=transport, follow_redirects=False), transport)
+        _clients[loop] = found
+    return found
 
 
 def client() -> httpx.AsyncClient:
     """The process's client for the running loop (connections are reused across calls)."""
-    loop = asyncio.get_running_loop()
-    found = _clients.get(loop)
-    if found is None or found.is_closed:
-        found = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            follow_redirects=False,
-        )
-        _clients[loop] = found
-    return found
+    return _pool()[0]
+
+
+def json_body(body: Any) -> bytes:
+    """The body as the provider gets it (compact, as httpx writes ``json=``); ValueError for
+    NaN or Infinity, which JSON cannot carry."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+async def post_json(
+    url: str, content: bytes, headers: dict[str, str], timeout: httpx.Timeout
+) -> httpx.Response:
+    """POST a JSON body and read the whole answer, through the client's connection pool but not
+    its layers (redirects are not followed anyway, auth and cookies are not used): a third less
+    CPU a call than ``client().post``. Errors are httpx's, as from the client."""
+    request = httpx.Request(
+        "POST", url, headers=headers, content=content, extensions={"timeout": timeout.as_dict()}
+    )
+    response = await _pool()[1].handle_async_request(request)
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()
+    return response
 
 
 def headers_for(key: str | None) -> dict[str, str]:
