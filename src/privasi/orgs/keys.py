@@ -52,6 +52,8 @@ def create_api_key(
     by: Principal | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key; the returned token is shown once and never stored."""
+    if by is not None:
+        by.require_not_hosted("API keys")
     if not name.strip():
         raise ValidationFailed("name must not be empty", field="name")
     key_id = secrets.token_hex(8)
@@ -83,6 +85,8 @@ def get_api_key(session: PrivasiSession, id_or_key_id: str) -> ApiKey:
 
 
 def revoke_api_key(session: PrivasiSession, key: ApiKey, by: Principal | None = None) -> ApiKey:
+    if by is not None:
+        by.require_not_hosted("API keys")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()

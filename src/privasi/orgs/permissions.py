@@ -47,6 +47,12 @@ _p("gateway.use", "call the LLM privacy gateway", OWNER, DPO)
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(MATRIX)
 
+# What a hosting grant never carries: a grant is for doing the controller's processing, not for
+# making accounts, keys, grants or secrets that would keep the processor in after a revocation.
+NEVER_GRANTED: frozenset[str] = frozenset(
+    {"staff.manage", "api_keys.manage", "hosting.manage", "secrets.manage"}
+)
+
 # Roles whose accounts must use TOTP: they can see and change everything that matters.
 MFA_REQUIRED: frozenset[StaffRole] = frozenset({StaffRole.owner, StaffRole.dpo})
 

@@ -39,6 +39,12 @@ class Principal:
         if permission not in self.permissions:
             raise Forbidden(f"this action needs the '{permission}' permission")
 
+    def require_not_hosted(self, what: str) -> None:
+        """Refuse a processor acting through a hosting grant: the grant is for the controller's
+        processing, and ``what`` (accounts, keys, grants) would outlive the grant's revocation."""
+        if self.grant_id is not None:
+            raise Forbidden(f"a processor acting through a hosting grant cannot manage {what}")
+
 
 def system_principal(org_id: str, actor_id: str = "privasi") -> Principal:
     return Principal(org_id, "system", actor_id, ALL_PERMISSIONS, org_id)

@@ -29,6 +29,7 @@ from privasi.orgs.models import (
     Organisation,
     OrgRole,
 )
+from privasi.orgs.permissions import NEVER_GRANTED
 from privasi.orgs.principal import (
     Principal,
     key_principal,
@@ -204,7 +205,10 @@ def create_hosting_grant(
     created_by: str | None = None,
     by: Principal | None = None,
 ) -> HostingGrant:
-    """Made in the hosted (controller) organisation's scope: only the controller can open access."""
+    """Made in the hosted (controller) organisation's scope: only the controller can open access,
+    and no wider than what ``by`` holds itself."""
+    if by is not None:
+        by.require_not_hosted("hosting grants")
     hosted_id = session.require_org()
     if processor.id == hosted_id:
         raise ValidationFailed("an organisation cannot host itself", field="processor")
@@ -214,7 +218,13 @@ def create_hosting_grant(
         raise ValidationFailed(
             "documented instructions are required (UU PDP Pasal 51)", field="instructions"
         )
-    actions = validate_scopes(actions)
+    actions = validate_scopes(actions, limit=by.permissions if by is not None else None)
+    if never := sorted(set(actions) & NEVER_GRANTED):
+        raise ValidationFailed(
+            f"a hosting grant cannot include {', '.join(never)}: a processor never manages the "
+            "organisation's staff, API keys, hosting grants or secrets",
+            field="actions",
+        )
     for i, sub in enumerate(approved_subprocessors):
         if not isinstance(sub, dict) or not str(sub.get("name", "")).strip():
             raise ValidationFailed(
@@ -261,6 +271,8 @@ def get_hosting_grant(session: PrivasiSession, grant_id: str) -> HostingGrant:
 def revoke_hosting_grant(
     session: PrivasiSession, grant: HostingGrant, by: Principal | None = None
 ) -> HostingGrant:
+    if by is not None:
+        by.require_not_hosted("hosting grants")
     if grant.revoked_at is None:
         grant.revoked_at = utcnow()
         session.flush()
@@ -317,7 +329,8 @@ def act_in(system: PrivasiSession, principal: Principal, target_slug: str | None
         org_id=target.id,
         actor_type=principal.actor_type,
         actor_id=principal.actor_id,
-        permissions=principal.permissions & frozenset(grant.actions),
+        # Grants made before NEVER_GRANTED was enforced may still list those actions.
+        permissions=(principal.permissions & frozenset(grant.actions)) - NEVER_GRANTED,
         home_org_id=principal.home_org_id,
         grant_id=grant.id,
         request_id=principal.request_id,

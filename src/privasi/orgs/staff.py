@@ -12,14 +12,21 @@ from sqlalchemy.exc import IntegrityError
 
 from privasi.config import Settings
 from privasi.db import PrivasiSession, utcnow
-from privasi.errors import Conflict, Locked, NotFound, Unauthenticated, ValidationFailed
+from privasi.errors import (
+    Conflict,
+    Forbidden,
+    Locked,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
 from privasi.orgs.models import (
     StaffRole,
     StaffSession,
     StaffUser,
 )
 from privasi.orgs.passwords import Passwords, check_strength, generate_password
-from privasi.orgs.permissions import MFA_REQUIRED
+from privasi.orgs.permissions import MFA_REQUIRED, role_permissions
 from privasi.orgs.principal import Principal, record_change
 from privasi.secretbox import SecretBox
 
@@ -30,11 +37,33 @@ TOTP_ISSUER = "privasi"
 # --- staff -------------------------------------------------------------------------------------
 
 
+def require_reach(by: Principal | None, role: str) -> None:
+    """Refuse to hand ``by`` an account of ``role`` (by creating it, promoting to it or resetting
+    its credentials) when the role holds a permission ``by`` lacks: it could sign in as that account.
+
+    ``None`` is the operator's own code (CLI, bootstrap), which holds everything anyway.
+    """
+    if by is None:
+        return
+    by.require_not_hosted("staff accounts")
+    if beyond := sorted(role_permissions(role) - by.permissions):
+        raise Forbidden(
+            f"a '{StaffRole(role).value}' account holds permissions you do not: {', '.join(beyond)}"
+        )
+
+
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
     if not EMAIL_RE.match(email) or len(email) > 254:
         raise ValidationFailed("not a valid e-mail address", field="email")
     return email
+
+
+def roles_within_reach(by: Principal) -> list[str]:
+    """The roles ``by`` may create, promote to or reset, in the matrix's order."""
+    if by.grant_id is not None:
+        return []
+    return [r.value for r in StaffRole if role_permissions(r) <= by.permissions]
 
 
 def create_staff(
@@ -53,6 +82,7 @@ def create_staff(
         role = StaffRole(role).value
     except ValueError as exc:
         raise ValidationFailed("role must be owner, dpo, agent or auditor", field="role") from exc
+    require_reach(by, role)
     one_time = None
     if password is None:
         password = one_time = generate_password()
@@ -114,6 +144,8 @@ def update_staff(
     by: Principal | None = None,
 ) -> StaffUser:
     changed = [f for f, v in (("role", role), ("active", active), ("name", name)) if v is not None]
+    if by is not None:
+        by.require_not_hosted("staff accounts")
     if role is not None:
         try:
             new_role = StaffRole(role).value
@@ -121,6 +153,8 @@ def update_staff(
             raise ValidationFailed(
                 "role must be owner, dpo, agent or auditor", field="role"
             ) from exc
+        if new_role != user.role:
+            require_reach(by, new_role)
         if user.role == StaffRole.owner and new_role != StaffRole.owner:
             _keep_an_owner(session, user)
         user.role = new_role
@@ -160,6 +194,7 @@ def reset_password(
     session: PrivasiSession, settings: Settings, user: StaffUser, by: Principal | None = None
 ) -> str:
     """A new one-time password; the user must change it at the next login."""
+    require_reach(by, user.role)
     one_time = generate_password()
     user.password_hash = Passwords(settings).hash(one_time)
     user.must_change_password = True
@@ -296,6 +331,7 @@ def verify_totp(
 
 
 def disable_totp(session: PrivasiSession, user: StaffUser, by: Principal | None = None) -> None:
+    require_reach(by, user.role)
     user.totp_enabled = False
     user.totp_secret_enc = None
     user.totp_last_step = 0

@@ -12,7 +12,7 @@ import logging
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from privasi.errors import Conflict, NotFound, PrivasiError
+from privasi.errors import Conflict, Forbidden, NotFound, PrivasiError
 from privasi.orgs import service as orgs
 from privasi.orgs import staff as staff_service
 from privasi.orgs.models import StaffUser
@@ -57,7 +57,8 @@ def _list_page(
     context = {
         **page_tools(page),
         "people": orgs.list_staff(page.session),
-        "roles": ROLE_KEYS,
+        # Only the roles this reader may hand out: a role holding more than they do is refused.
+        "roles": _within_reach(page),
         "created": created,
         "one_time": one_time,
         "error": error,
@@ -87,7 +88,8 @@ def staff_create(
         except PrivasiError as exc:
             undo(page.session)
             key = _create_error(exc)
-            return _list_page(page, error=key, form=form, status_code=400)
+            status = 403 if isinstance(exc, Forbidden) else 400
+            return _list_page(page, error=key, form=form, status_code=status)
         log.info("staff account created", extra={"org_id": page.org.id, "user_id": user.id})
         # Shown on this answer only: the page is not stored (no-store) and the list never shows it.
         return _list_page(page, created=user, one_time=one_time)
@@ -118,7 +120,8 @@ def _detail_page(
     context = {
         **page_tools(page),
         "person": user,
-        "roles": ROLE_KEYS,
+        # The current role stays listed so the form shows it selected, even when out of reach.
+        "roles": [r for r in ROLE_KEYS if r in _within_reach(page) or r == user.role],
         "own": own,
         "sessions": sessions,
         "current_session": page.staff_session_id,
@@ -126,6 +129,10 @@ def _detail_page(
         "mfa_required": orgs.mfa_required(user),
     }
     return page.render("admin/staff/detail.html", context, status_code=status_code)
+
+
+def _within_reach(page: StaffPage) -> list[str]:
+    return staff_service.roles_within_reach(page.principal)
 
 
 def _changed(page: StaffPage, user: StaffUser, key: str, level: str = "success") -> Response:
@@ -181,7 +188,11 @@ def staff_active(
 def staff_totp_reset(request: Request, user_id: str, csrf_token: FormText = "") -> Response:
     with staff_page(request, "staff.manage", csrf=csrf_token) as page:
         user = _person(page, user_id)
-        orgs.disable_totp(page.session, user, by=page.principal)
+        try:
+            orgs.disable_totp(page.session, user, by=page.principal)
+        except PrivasiError as exc:  # the account's role holds more than the reader does
+            undo(page.session)
+            return _changed(page, _person(page, user_id), error_key(exc), "error")
         # Whoever holds a session made with the old factor must sign in and enrol again.
         staff_service.end_sessions(
             page.session, user, keep=_own_session(page, user), by=page.principal
@@ -195,7 +206,11 @@ def staff_password_reset(request: Request, user_id: str, csrf_token: FormText = 
     settings = settings_of(request)
     with staff_page(request, "staff.manage", csrf=csrf_token) as page:
         user = _person(page, user_id)
-        one_time = orgs.reset_password(page.session, settings, user, by=page.principal)
+        try:
+            one_time = orgs.reset_password(page.session, settings, user, by=page.principal)
+        except PrivasiError as exc:  # the account's role holds more than the reader does
+            undo(page.session)
+            return _changed(page, _person(page, user_id), error_key(exc), "error")
         staff_service.end_sessions(
             page.session, user, keep=_own_session(page, user), by=page.principal
         )
