@@ -318,7 +318,9 @@ def verify_totp(
     matched = None
     for offset in (-1, 0, 1):  # one step of clock drift either way
         candidate = step + offset
-        if hmac.compare_digest(totp.at(candidate * totp.interval), code):
+        # As bytes: compare_digest refuses non-ASCII text (full-width digits), which is just a
+        # wrong code.
+        if hmac.compare_digest(totp.at(candidate * totp.interval).encode(), code.encode()):
             matched = candidate
     if matched is None or matched <= user.totp_last_step:
         _record_failure(user, settings, now)
