@@ -229,10 +229,35 @@ def test_codes_expire_after_ten_minutes(db: Any, agency: Any) -> None:
         )
 
 
-def test_codes_are_rate_limited_per_person(client: Any, db: Any, agency: Any) -> None:
+def _codes_queued(db: Any, org: Any) -> int:
+    with db.session(org.id) as s:
+        rows = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "verification_code")
+        ).all()
+        return len(rows)
+
+
+def test_codes_are_rate_limited_per_person_without_telling_who_is_on_record(
+    client: Any, db: Any, agency: Any
+) -> None:
+    """Past the per-person limit no more codes go out, but the answer is the page anyone gets, an
+    unknown address included: a different answer would tell who is a customer."""
     for _ in range(verification.MAX_PER_SUBJECT):
         assert ask_code(client, agency).status_code == 200
+    assert _codes_queued(db, agency) == verification.MAX_PER_SUBJECT
     limited = ask_code(client, agency)
+    unknown = ask_code(client, agency, "orang.lain@contoh.example")
+    assert limited.status_code == unknown.status_code == 200
+    strip = re.compile(r'value="[^"]*"')
+    assert strip.sub("", limited.text) == strip.sub("", unknown.text)
+    assert _codes_queued(db, agency) == verification.MAX_PER_SUBJECT
+
+
+def test_codes_are_rate_limited_per_network(app: Any, agency: Any) -> None:
+    client = TestClient(app, client=("203.0.113.7", 50000))
+    for i in range(verification.MAX_PER_NETWORK):
+        assert ask_code(client, agency, f"tamu{i}@contoh.example").status_code == 200
+    limited = ask_code(client, agency, "tamu-lagi@contoh.example")
     assert limited.status_code == 429
     assert "Terlalu banyak permintaan kode" in limited.text
 

@@ -242,17 +242,31 @@ def _start(request: Request, slug: str, form: dict[str, Any]) -> Response:
         return _page(request, slug, "consent/center_start.html", context, status=422)
     with db.session(org.id) as session:
         subject = subjects.find_by_identifier(session, kind, address)
+        network = truncated_client(request)
         try:
             issued = verification.issue(
                 session,
                 purpose=PURPOSE,
                 subject_id=subject.id if subject else None,
                 channel=CODE_CHANNEL[kind],
-                client_network=truncated_client(request),
+                client_network=network,
             )
         except RateLimited:
-            context["error"] = "consent_center.start.rate_limited"
-            return _page(request, slug, "consent/center_start.html", context, status=429)
+            # The per-person limit only ever hits someone on record; answering it differently
+            # would tell who is. That person gets the usual page and a challenge that cannot
+            # succeed (no code is sent); only the per-network limit, alike for all, is shown.
+            subject = None
+            try:
+                issued = verification.issue(
+                    session,
+                    purpose=PURPOSE,
+                    subject_id=None,
+                    channel=CODE_CHANNEL[kind],
+                    client_network=network,
+                )
+            except RateLimited:
+                context["error"] = "consent_center.start.rate_limited"
+                return _page(request, slug, "consent/center_start.html", context, status=429)
         if subject is not None:
             minutes = int(verification.CODE_TTL.total_seconds() // 60)
             notify.enqueue(
