@@ -66,7 +66,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="largest accepted request body")
     session_hours: int = Field(12, ge=1, le=720, description="staff session lifetime")
     cookie_secure: bool | None = Field(
-        None, description="force Secure cookies; default: on when the request is HTTPS"
+        None,
+        description="force Secure cookies; always on in production or with an https base URL, "
+        "else default on when the request is HTTPS",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="proxies whose X-Forwarded-For/-Proto `privasi serve` trusts (comma-separated "
+        "addresses or networks, * for any), as uvicorn's --forwarded-allow-ips",
     )
     login_max_failures: int = Field(5, ge=1, description="failed logins before lockout")
     login_lockout_minutes: int = Field(15, ge=1, description="lockout length")
