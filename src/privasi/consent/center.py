@@ -446,5 +446,12 @@ def _change(
 @router.post("/privacy/{org_slug}/consent/end")
 def end(org_slug: str, request: Request) -> Response:
     response = redirect(_base(org_slug))
-    response.delete_cookie(SESSION_COOKIE, path=_base(org_slug))
+    settings = settings_of(request)
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path=_base(org_slug),
+        httponly=True,
+        samesite="strict",
+        secure=cookie_secure(request, settings),
+    )
     return response

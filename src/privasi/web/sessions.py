@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from privasi.config import Settings
+from privasi.config import Environment, Settings
 from privasi.db import PrivasiSession, utcnow
 from privasi.errors import Forbidden, NotFound
 from privasi.orgs import service as orgs
@@ -165,6 +165,10 @@ def destroy_others(session: PrivasiSession, user: StaffUser, keep: StaffSession)
 
 
 def cookie_secure(request: Request, settings: Settings) -> bool:
+    """Secure whenever the service is public over HTTPS. Behind a TLS proxy the request itself
+    arrives over plain HTTP, so its scheme alone would send session cookies unprotected."""
+    if settings.env is Environment.production or settings.public_url.startswith("https://"):
+        return True
     if settings.cookie_secure is not None:
         return settings.cookie_secure
     return request.url.scheme == "https"
