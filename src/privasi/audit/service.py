@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -61,6 +61,26 @@ def _head_query(org_id: str) -> Any:
     )
 
 
+# Built once: the chain's three statements run for every event (the tenant scope still adds its
+# own organisation criteria to each when it runs).
+_LOCK_HEAD = (
+    update(HEADS)
+    .where(HEADS.c.org_id == bindparam("head_org"))
+    .values(seq=HEADS.c.seq)
+    .returning(HEADS.c.id, HEADS.c.seq, HEADS.c.mac)
+)
+_INSERT_EVENT = insert(EVENTS)
+_ADVANCE_HEAD = (
+    update(HEADS)
+    .where(HEADS.c.org_id == bindparam("head_org"))
+    .values(
+        seq=bindparam("new_seq", type_=HEADS.c.seq.type),
+        mac=bindparam("new_mac", type_=HEADS.c.mac.type),
+        updated_at=bindparam("new_at", type_=HEADS.c.updated_at.type),
+    )
+)
+
+
 def _lock_head(session: PrivasiSession, org_id: str) -> tuple[str, int, str]:
     """The chain head's (id, seq, mac), its row locked until the transaction ends.
 
@@ -70,13 +90,7 @@ def _lock_head(session: PrivasiSession, org_id: str) -> tuple[str, int, str]:
     reading the same head. Read through the database, never the session's identity map, so a
     session kept across commits cannot reuse a head read in an earlier transaction.
     """
-    locked = (
-        update(HEADS)
-        .where(HEADS.c.org_id == org_id)
-        .values(seq=HEADS.c.seq)
-        .returning(HEADS.c.id, HEADS.c.seq, HEADS.c.mac)
-    )
-    row = session.execute(locked).first()
+    row = session.execute(_LOCK_HEAD, {"head_org": org_id}).first()
     if row is None:
         dialect = session.get_bind().dialect.name
         upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -84,7 +98,7 @@ def _lock_head(session: PrivasiSession, org_id: str) -> tuple[str, int, str]:
             upsert(AuditHead).on_conflict_do_nothing(index_elements=["org_id"]),
             [{"org_id": org_id, "seq": 0, "mac": GENESIS, "updated_at": utcnow()}],
         )
-        row = session.execute(locked).first()
+        row = session.execute(_LOCK_HEAD, {"head_org": org_id}).first()
     assert row is not None
     return str(row[0]), int(row[1]), str(row[2])
 
@@ -150,11 +164,15 @@ def record(
     # the caller's pending changes first, as before; the event itself goes in as one Core insert
     # (the returned instance is not in the session: it is never changed after it is written)
     session.flush()
-    session.execute(insert(EVENTS), [{c.key: getattr(event, c.key) for c in EVENTS.columns}])
+    session.execute(_INSERT_EVENT, [{c.key: getattr(event, c.key) for c in EVENTS.columns}])
     session.execute(
-        update(HEADS)
-        .where(HEADS.c.org_id == org_id)
-        .values(seq=event.seq, mac=event.mac, updated_at=event.occurred_at)
+        _ADVANCE_HEAD,
+        {
+            "head_org": org_id,
+            "new_seq": event.seq,
+            "new_mac": event.mac,
+            "new_at": event.occurred_at,
+        },
     )
     held = session.identity_map.get(identity_key(AuditHead, head_id))
     if held is not None:
