@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,8 +17,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from privasi.connectors import tables
 from privasi.connectors.tables import Mapped
-from privasi.retention import rules
+from privasi.retention import blocks, rules
 from privasi.retention.rules import TableTarget
+
+# The function a business's SQLite connection is lent while a window changes its rows.
+KEY_FUNCTION = "privasi_retention_key"
 
 
 def batch_digest(keys: list[Any]) -> str:
@@ -237,10 +241,9 @@ def _apply_window(
 ) -> tuple[int, str] | None:
     """Delete or anonymise every due row with ``above < key <= last`` (a range the key's index
     walks) and return how many and their digest. On PostgreSQL one statement changes the rows
-    and aggregates the keys it returned; on SQLite, which cannot, the keys are listed first and
-    the change's walk finds their pages cached. None when the change did not meet exactly the
-    rows listed (someone else wrote in between): the caller rolls back and asks
-    ``_apply_window_returning`` instead."""
+    and aggregates the keys it returned; on SQLite the change's own walk hands over the keys
+    (``_capture``). None when the keys handed over are not exactly the rows changed: the caller
+    rolls back and asks ``_apply_window_returning`` instead."""
     window = _window(mapped, above, last)
     change = _change(conn, target, mapped, window, due)
     if conn.dialect.name == "postgresql":
@@ -249,6 +252,10 @@ def _apply_window(
         row = conn.execute(select(sa.func.count(), _joined(key))).one()
         count = int(row[0] or 0)
         return (count, joined_digest(str(row[1]))) if count else (0, "")
+    raw = conn.connection.driver_connection
+    if isinstance(raw, sqlite3.Connection):
+        return _capture(conn, raw, change, mapped.key[0])
+    # Another SQLite driver: the keys listed first, the change's walk finds their pages cached.
     row = conn.execute(_listing(mapped, sa.and_(window, due))).one()
     count, joined = int(row[0] or 0), row[1]
     if not count:
@@ -256,6 +263,44 @@ def _apply_window(
     if int(conn.execute(change).rowcount or 0) != count:
         return None
     return count, joined_digest(str(joined))
+
+
+def _capture(
+    conn: Connection, raw: sqlite3.Connection, change: Any, key: sa.Column[Any]
+) -> tuple[int, str] | None:
+    """SQLite: the change's last condition hands each row's key to a function lent to this
+    connection for the statement, so the keys come from the one walk that changes the rows
+    (a listing first was a second walk costing about half the change; ``RETURNING`` keeps its
+    rows in a temporary table). Every changed row passed every condition, so its key was handed
+    over; were a key handed over for a row then left unchanged, or twice, the count would differ:
+    None then, and the caller redoes the window exactly."""
+    keys: list[int] = []
+    raw.create_function(KEY_FUNCTION, 1, keys.append, deterministic=False)
+    try:
+        handed = getattr(sa.func, KEY_FUNCTION)(key).is_(None)
+        count = int(conn.execute(change.where(handed)).rowcount or 0)
+    finally:
+        raw.create_function(KEY_FUNCTION, 1, None)
+    if count != len(keys):
+        return None
+    if not count:
+        return 0, ""
+    keys.sort()  # already in key order when the walk follows the key: a linear check then
+    return count, batch_digest(keys)
+
+
+def _apply_blocks(
+    conn: Connection,
+    target: TableTarget,
+    mapped: Mapped,
+    due: sa.ColumnElement[bool],
+    lo: int,
+    hi: int,
+) -> tuple[int, str, int]:
+    """PostgreSQL: change the due rows in blocks ``lo`` to ``hi - 1`` (``blocks``); their count,
+    digest and the transaction's id."""
+    change = _change(conn, target, mapped, blocks.window(lo, hi), due)
+    return blocks.apply(conn, change, mapped.key[0])
 
 
 def _apply_window_returning(

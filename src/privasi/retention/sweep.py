@@ -34,11 +34,12 @@ from privasi.db import Database, PrivasiSession, utcnow
 from privasi.errors import Conflict
 from privasi.policy.schema import Policy, RetentionRule
 from privasi.policy.vocab import RetentionAction
-from privasi.retention import holds, rules
+from privasi.retention import blocks, holds, rules
 from privasi.retention.models import RetentionClock, RetentionRun
 from privasi.retention.rules import PrivasiTarget, TableTarget
 from privasi.retention.statements import (
     _apply,
+    _apply_blocks,
     _apply_window,
     _apply_window_returning,
     _batch,
@@ -216,7 +217,15 @@ class Runner:
         if self.beat is not None:
             self.beat()
 
-    def _record(self, run: RetentionRun, key: str, n: int, digest: str | None, after: Any) -> None:
+    def _record(
+        self,
+        run: RetentionRun,
+        key: str,
+        n: int,
+        digest: str | None,
+        after: Any,
+        heap: dict[str, Any] | None = None,
+    ) -> None:
         if self.rule.action is RetentionAction.anonymise:
             run.anonymised += n
         else:
@@ -228,6 +237,7 @@ class Runner:
         entry = dict(progress.get(key, {}))
         entry["count"] = int(entry.get("count", 0)) + n
         entry["after"] = after
+        entry.update(heap or {})
         progress[key] = entry
         run.progress = progress
 
@@ -271,13 +281,27 @@ class Runner:
         moment = rules.cutoff(self.rule, as_of)
         due = _due(target, mapped, moment, held_values)
         single = len(mapped.key) == 1
-        if pending is not None and pending.get("target") == target.key:
+        if pending is not None and pending.get("target") == target.key and "xid" in pending:
+            # A window of blocks is not replayed (its rows may have moved since): its
+            # transaction tells whether it happened; if not, the walk does its rows again.
+            if blocks.settled(engine, int(pending["xid"])):
+                self._close_batch(target.key, pending["count"], pending)
+            else:
+                self._announce(None)
+        elif pending is not None and pending.get("target") == target.key:
             with engine.begin() as conn:
                 redone = _apply(conn, target, mapped, due, pending)
             # Nothing left to do means the killed process had committed the whole batch.
             self._close_batch(target.key, redone or pending["count"], pending)
         with self.db.session(self.org_id) as session:
-            after = (self._locked(session).progress or {}).get(target.key, {}).get("after")
+            entry = (self._locked(session).progress or {}).get(target.key, {})
+        with engine.connect() as conn:
+            heap = blocks.shape(conn, mapped, self.table_batch)
+        if heap is not None:
+            self._blocks(engine, target, mapped, due, heap, entry)
+            return
+        # Progress in blocks means nothing in keys: start the walk of keys from the first.
+        after = None if "file" in entry else entry.get("after")
         if windowed(engine.dialect.name, mapped):
             after = self._windows(engine, target, mapped, due, after)
             if after is _DONE:
@@ -384,7 +408,49 @@ class Runner:
             self._close_batch(target.key, previous["count"], previous, batch)
         return batch
 
-    def _announce(self, batch: dict[str, Any]) -> None:
+    def _blocks(
+        self,
+        engine: sa.Engine,
+        target: TableTarget,
+        mapped: Mapped,
+        due: sa.ColumnElement[bool],
+        heap: blocks.Shape,
+        entry: dict[str, Any],
+    ) -> None:
+        """Sweep a PostgreSQL table in windows of its heap's blocks (``blocks``): per window, one
+        statement changes the due rows and returns their count, digest and transaction id; with
+        that transaction still open, one commit here records the window before and announces
+        this one; then the business's commit. The width follows the density of due rows so a
+        window changes about ``table_batch`` rows, and never holds more than ``WINDOW_CAP``
+        times that many rows (by the table's rows per block). A resumed run goes on after the
+        last recorded window while the table is in the same file, and from its first block
+        otherwise."""
+        same = entry.get("file") == heap.file
+        lo = int(entry.get("after") or 0) if same else 0
+        end = int(entry.get("end", heap.blocks)) if same else heap.blocks
+        width = max(1, int(self.table_batch / heap.rows_per_block))
+        cap = max(width, int(self.table_batch * WINDOW_CAP / heap.rows_per_block))
+        previous: dict[str, Any] | None = None
+        while lo < end:
+            hi = min(end, lo + width)
+            with engine.begin() as conn:
+                n, digest, xid = _apply_blocks(conn, target, mapped, due, lo, hi)
+                if n:
+                    batch = {"target": target.key, "count": n, "digest": digest, "last": hi}
+                    batch.update(first=lo, xid=xid, file=heap.file, end=end)
+                    if previous is None:
+                        self._announce(batch)
+                    else:
+                        self._close_batch(target.key, previous["count"], previous, batch)
+                    previous = batch
+            if n:
+                self._tick()
+            lo = hi
+            width = max(1, min(width * 2, cap, width * self.table_batch // max(n, 1)))
+        if previous is not None:
+            self._close_batch(target.key, previous["count"], previous)
+
+    def _announce(self, batch: dict[str, Any] | None) -> None:
         with self.db.session(self.org_id) as session:
             self._locked(session).pending = batch
 
@@ -398,7 +464,8 @@ class Runner:
         with self.db.session(self.org_id) as session:
             run = self._locked(session)
             last = batch["last"] if "last" in batch else batch["keys"][-1]
-            self._record(run, key, n, batch["digest"], last)
+            heap: dict[str, Any] = {k: batch[k] for k in ("file", "end") if k in batch}
+            self._record(run, key, n, batch["digest"], last, heap)
             run.pending = following
 
     # --- privasi's subject records
