@@ -152,7 +152,10 @@ def prepare(db: Database, org_id: str, message_id: str) -> Outgoing:
 def send(db: Database, out: Outgoing) -> str:
     settings = notify.settings_for(db)
     if out.channel == "email":
-        smtp_url = out.credentials.get("smtp_url") or settings.smtp_url
+        org_url = out.credentials.get("smtp_url")
+        if org_url:
+            transports.check_org_smtp_url(org_url)
+        smtp_url = org_url or settings.smtp_url
         if not smtp_url:
             smtp_url = f"maildir://{(settings.data_dir / 'mail').resolve()}"
         return transports.send_email(out, smtp_url=smtp_url, mail_from=settings.mail_from)

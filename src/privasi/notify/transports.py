@@ -88,6 +88,14 @@ def build_email(out: Outgoing, mail_from: str) -> EmailMessage:
     return msg
 
 
+def check_org_smtp_url(url: str) -> None:
+    """An organisation's ``smtp_url`` secret names a mail server only: a ``maildir:`` URL writes
+    files wherever it points, so it is the operator's alone (PRIVASI_SMTP_URL). The error names the
+    secret, never its value (it may hold a password)."""
+    if urlsplit(url.strip()).scheme.lower() not in ("smtp", "smtps"):
+        raise DeliveryError("secret smtp_url must be an smtp:// or smtps:// URL", permanent=True)
+
+
 def send_email(out: Outgoing, *, smtp_url: str, mail_from: str) -> str:
     msg = build_email(out, mail_from)
     parts = urlsplit(smtp_url)
