@@ -22,7 +22,7 @@ from privasi.orgs.service import Principal, system_principal
 from privasi.policy import service as policies
 from privasi.policy.schema import Policy, RetentionRule
 from privasi.policy.vocab import StartEvent
-from privasi.retention import holds, rules, statements, sweep
+from privasi.retention import holds, own, rules, statements, sweep
 from privasi.retention.evidence import evidence, get_run, report, runs
 from privasi.retention.holds import HoldItem, erasure_held
 from privasi.retention.models import RetentionClock, RetentionRun
@@ -209,7 +209,7 @@ def _count_subjects(
 ) -> int:
     total, after = 0, ""
     while True:
-        expired, last = sweep.expired_subjects(session, policy, rule, now, held, after, 1000)
+        expired, last = own.expired_subjects(session, policy, rule, now, held, after, 1000)
         if last is None:
             return total
         total, after = total + len(expired), last
@@ -259,7 +259,7 @@ def _plan_item(
 
         def consents_due(held: set[str]) -> int:
             return sum(
-                int(sweep._withdrawn(session, p, bound, held, "", 0, counting=True))
+                int(own.withdrawn(session, p, bound, held, "", 0, counting=True))
                 for p in target.purposes
             )
 

@@ -9,9 +9,12 @@ done) in bounded batches:
   (re-checking that they are still due and not done, so a replay changes nothing twice) in one
   transaction there; the run records the batch at its next commit. A process killed anywhere
   leaves at most one pending batch, which the next process applies again before going on: every
-  row is done once, whole, and counted once. Integer-keyed tables go by windows of the key
-  (``_windows``: the keys counted and digested by the database, the batch announced inside the
-  business's open transaction); others read each batch's keys first (the keyed walk);
+  row is done once, whole, and counted once. Integer-keyed tables go by windows: of the heap's
+  blocks on PostgreSQL 14 and later (``_blocks``, see ``blocks``: one sequential pass, a batch
+  settled after a crash by its transaction's status rather than replayed), of the key otherwise
+  (``_windows``); the keys are counted and digested as the rows change, and the batch is
+  announced inside the business's open transaction. Other tables read each batch's keys first
+  (the keyed walk);
 - in privasi's own store, the batch and its bookkeeping share one transaction; the shred of a
   subject's key comes first and is idempotent, so a crash between the two only shreds again.
 """
@@ -34,8 +37,8 @@ from privasi.db import Database, PrivasiSession, utcnow
 from privasi.errors import Conflict
 from privasi.policy.schema import Policy, RetentionRule
 from privasi.policy.vocab import RetentionAction
-from privasi.retention import blocks, holds, rules
-from privasi.retention.models import RetentionClock, RetentionRun
+from privasi.retention import blocks, holds, own, rules
+from privasi.retention.models import RetentionRun
 from privasi.retention.rules import PrivasiTarget, TableTarget
 from privasi.retention.statements import (
     _apply,
@@ -75,104 +78,6 @@ Beat = Callable[[], object]
 def _digest(previous: str, batch: str) -> str:
     """The run's digest: each batch's digest chained onto the previous value."""
     return hashlib.sha256((previous + batch).encode()).hexdigest()
-
-
-# --- privasi's own store -----------------------------------------------------------------------
-
-
-def _clocks(session: PrivasiSession, ids: list[str]) -> dict[str, dict[str, datetime]]:
-    found: dict[str, dict[str, datetime]] = {i: {} for i in ids}
-    rows = session.execute(
-        select(RetentionClock.subject_id, RetentionClock.event, RetentionClock.occurred_at).where(
-            RetentionClock.subject_id.in_(ids)
-        )
-    )
-    for subject_id, event, at in rows:
-        found[subject_id][event] = at
-    return found
-
-
-def _open_requests(session: PrivasiSession, ids: list[str]) -> set[str]:
-    from privasi.rights.models import OPEN_STATUSES, RightsRequest
-
-    rows = session.scalars(
-        select(RightsRequest.subject_id).where(
-            RightsRequest.subject_id.in_(ids), RightsRequest.status.in_(OPEN_STATUSES)
-        )
-    )
-    return {r for r in rows if r is not None}
-
-
-def expired_subjects(
-    session: PrivasiSession,
-    policy: Policy,
-    rule: RetentionRule,
-    moment: datetime,
-    held: set[str],
-    after: str,
-    limit: int,
-) -> tuple[list[str], str | None]:
-    """One page of subjects whose clock for this rule ran out, and of those the ones whose whole
-    record has run out (not held, no open request). Returns (expired ids, last id looked at)."""
-    bound = rules.cutoff(rule, moment)
-    query = (
-        select(Subject.id, Subject.state)
-        .join(RetentionClock, RetentionClock.subject_id == Subject.id)
-        .where(
-            RetentionClock.event == rule.start.value,
-            RetentionClock.occurred_at <= bound,
-            Subject.id > after,
-        )
-        .order_by(Subject.id)
-        .limit(limit)
-    )
-    if rule.subject_states:
-        query = query.where(Subject.state.in_(rule.subject_states))
-    if rule.unless_states:
-        query = query.where(Subject.state.not_in(rule.unless_states))
-    page = list(session.execute(query))
-    if not page:
-        return [], None
-    ids = [row[0] for row in page]
-    clocks = _clocks(session, ids)
-    busy = _open_requests(session, ids)
-    everything = rules.subject_rules(policy)
-    expired = [
-        sid
-        for sid, state in page
-        if sid not in held
-        and sid not in busy
-        and rules.record_expired(everything, state, clocks[sid], moment)
-    ]
-    return expired, ids[-1]
-
-
-def _withdrawn(
-    session: PrivasiSession,
-    purpose: str,
-    bound: datetime,
-    held: set[str],
-    after: str,
-    limit: int,
-    *,
-    counting: bool = False,
-) -> Any:
-    query = select(ConsentState.subject_id).where(
-        ConsentState.purpose == purpose,
-        ConsentState.status == "withdrawn",
-        ConsentState.changed_at <= bound,
-    )
-    if held:
-        query = query.where(ConsentState.subject_id.not_in(held))
-    if counting:
-        return session.scalar(select(sa.func.count()).select_from(query.subquery())) or 0
-    return list(
-        session.scalars(
-            query.where(ConsentState.subject_id > after)
-            .order_by(ConsentState.subject_id)
-            .limit(limit)
-        )
-    )
 
 
 # --- runs ----------------------------------------------------------------------------------------
@@ -474,7 +379,7 @@ class Runner:
         while True:
             with self.db.session(self.org_id) as session:
                 after = (self._locked(session).progress or {}).get(key, {}).get("after") or ""
-                expired, last = expired_subjects(
+                expired, last = own.expired_subjects(
                     session, self.policy, self.rule, as_of, held, after, self.batch
                 )
             if last is None:
@@ -500,7 +405,7 @@ class Runner:
                 with self.db.session(self.org_id) as session:
                     run = self._locked(session)
                     after = (run.progress or {}).get(key, {}).get("after") or ""
-                    ids = _withdrawn(session, purpose, bound, held, after, self.batch)
+                    ids = own.withdrawn(session, purpose, bound, held, after, self.batch)
                     if not ids:
                         break
                     where = (ConsentState.purpose == purpose, ConsentState.subject_id.in_(ids))
