@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from privasi import csvsafe
 from privasi.audit import service as audit
 from privasi.consent import service as consent
 from privasi.db import PrivasiSession, utcnow
@@ -342,7 +343,9 @@ def _csv(header: tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
     for row in rows:
         writer.writerow(
             {
-                k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
+                k: json.dumps(v, ensure_ascii=False)
+                if isinstance(v, dict | list)
+                else csvsafe.cell(v)
                 for k, v in row.items()
             }
         )
