@@ -10,6 +10,7 @@ import csv
 import io
 from dataclasses import asdict, dataclass, fields
 
+from privasi import csvsafe
 from privasi.policy.catalogue import Phrases
 from privasi.policy.render import retention_phrase
 from privasi.policy.schema import Policy, Recipient, RetentionRule
@@ -117,7 +118,7 @@ def ropa_csv(policy: Policy, lang: str = "en") -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in ropa_rows(policy, lang):
-        writer.writerow(asdict(row))
+        writer.writerow(csvsafe.row(asdict(row)))
     return out.getvalue()
 
 
