@@ -89,3 +89,20 @@ def test_check_exit_code_follows_the_decision(env):
         app, ["check", "toko-contoh", env["subject"], "newsletter"], env=env["env"]
     )
     assert no.exit_code == 1 and "not allowed: withdrawn" in no.output
+
+
+def test_export_csv_shows_formula_like_cells_as_text(settings, db, toko, principal, proof, env):
+    """A browser's user-agent is whatever the visitor sent: opened in a spreadsheet, the CSV must
+    not run it as a formula. The JSON export keeps it as sent."""
+    agent = '=HYPERLINK("http://contoh.example/x","klik")'
+    with db.session(toko.id) as s:
+        sari = subjects.find_or_create(s, principal, {"email": "sari@contoh.example"})
+        consent.grant(s, principal, sari, "newsletter", proof(user_agent=agent, text="-ya"))
+    result = CliRunner().invoke(
+        app, ["export", "toko-contoh", env["subject"], "--format", "csv"], env=env["env"]
+    )
+    assert result.exit_code == 0, result.output
+    last = list(csv.DictReader(io.StringIO(result.output)))[-1]
+    assert last["user_agent"] == "'" + agent and last["text"] == "'-ya"
+    raw = CliRunner().invoke(app, ["export", "toko-contoh", env["subject"]], env=env["env"])
+    assert json.loads(raw.output)["events"][-1]["proof"]["user_agent"] == agent

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from privasi import csvsafe
 from privasi.consent import evidence
 from privasi.consent import service as consent
 from privasi.orgs import service as orgs
@@ -39,7 +40,7 @@ def _csv(doc: dict[str, Any]) -> str:
     writer.writeheader()
     for event in doc["events"]:
         row = {k: v for k, v in event.items() if k != "proof"} | event["proof"]
-        writer.writerow({k: row.get(k) for k in CSV_COLUMNS})
+        writer.writerow(csvsafe.row({k: row.get(k) for k in CSV_COLUMNS}))
     return buffer.getvalue()
 
 
