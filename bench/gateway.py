@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import base64
 import gc
+import importlib.util
 import json
 import os
 import platform
@@ -154,13 +155,14 @@ def serve_gateway(data: Path, database_url: str | None, port: int, freeze: bool)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def serve_upstream(port: int) -> None:
+def serve_upstream(port: int, delay_ms: float) -> None:
     import uvicorn
 
     sys.path.insert(0, str(ROOT))
     from tests.gateway.fake_upstream import FakeUpstream
 
     fake = FakeUpstream()
+    fake.delay = delay_ms / 1000
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await fake.app(scope, receive, send)
@@ -279,7 +281,13 @@ def main() -> int:
     ap.add_argument(
         "--no-gc-freeze",
         action="store_true",
-        help="serve the gateway without gc.freeze() after start-up (as `privasi serve` does today)",
+        help="serve the gateway without gc.freeze() after start-up (privasi serve freezes)",
+    )
+    ap.add_argument(
+        "--provider-ms",
+        type=float,
+        default=0.0,
+        help="the fake provider waits this long before answering (a real model takes 100s of ms)",
     )
     ap.add_argument("--serve-gateway", nargs=2, metavar=("DATA", "PORT"), help=argparse.SUPPRESS)
     ap.add_argument("--serve-upstream", metavar="PORT", help=argparse.SUPPRESS)
@@ -293,7 +301,7 @@ def main() -> int:
         )
         return 0
     if args.serve_upstream:
-        serve_upstream(int(args.serve_upstream))
+        serve_upstream(int(args.serve_upstream), args.provider_ms)
         return 0
 
     os.sched_setaffinity(0, {1})
@@ -306,7 +314,10 @@ def main() -> int:
         try:
             up_port, gw_port = free_port(), free_port()
             upstream = subprocess.Popen(
-                ["taskset", "-c", "1", python, me, "--serve-upstream", str(up_port)]
+                [
+                    *["taskset", "-c", "1", python, me],
+                    *["--provider-ms", str(args.provider_ms), "--serve-upstream", str(up_port)],
+                ]
             )
             procs.append(upstream)
             wait_port(up_port, upstream)
@@ -346,11 +357,15 @@ def main() -> int:
             for proc in procs:
                 proc.wait(timeout=10)
     load_after = os.getloadavg()
+    # uvicorn's defaults pick these when installed, as in `privasi serve`
+    fast = [m for m in ("httptools", "uvloop") if importlib.util.find_spec(m) is not None]
     print(
         f"\nLLM gateway, {len(chat_body())} byte request, {CLIENTS} clients, open loop, "
         f"{args.seconds:g} s per rate; Python {platform.python_version()}; "
         f"{'PostgreSQL' if args.database_url else 'SQLite'}; "
-        f"gateway {'without' if args.no_gc_freeze else 'with'} gc.freeze(); load average (1/5/15 min) "
+        f"provider answers after {args.provider_ms:g} ms; "
+        f"gateway {'without' if args.no_gc_freeze else 'with'} gc.freeze(), uvicorn with "
+        f"{' and '.join(fast) or 'h11 and asyncio'}; load average (1/5/15 min) "
         f"{'/'.join(f'{x:.1f}' for x in load_before)} before, "
         f"{'/'.join(f'{x:.1f}' for x in load_after)} after"
     )

@@ -132,3 +132,15 @@ def test_a_processor_key_calls_the_gateway_of_a_hosted_organisation(gateway, mak
         headers={"Authorization": f"Bearer {processor.token}", "Privasi-Organization": "elsewhere"},
     )
     assert r.status_code == 404 and other.slug == "elsewhere"
+
+
+def test_a_stream_ends_with_an_error_when_its_record_cannot_be_written(gateway, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(service, "record_outcome", broken)
+    stream = gateway.client().chat.completions.create(model="m", messages=MESSAGE, stream=True)
+    with pytest.raises(openai.APIError) as failed:
+        for _ in stream:
+            pass
+    assert "could not be recorded" in str(failed.value)

@@ -490,31 +490,43 @@ class Call:
     async def _relay(self, response: httpx.Response) -> AsyncIterator[bytes]:
         restorer = SseRestorer(self.mapping, self.answer.append)
         outcome = "client_closed"
+        status = response.status_code
+        recorded = False
         try:
             event: list[bytes] = []
+            done = False
             async for line in response.aiter_lines():
                 event.extend(restorer.line(line))
-                if not line:
+                done = done or (line.startswith("data:") and line[5:].strip() == "[DONE]")
+                if not line and not done:
                     # one write per event, not per line: each write costs a trip through the server
                     yield b"".join(event)
                     event.clear()
             event.extend(restorer.finish())
+            outcome = "ok"
+            # the stream's end goes out only once the call's records are committed
+            try:
+                if self._needs_outcome(outcome):
+                    await asyncio.to_thread(self._record_outcome, outcome, status)
+            except Exception as exc:
+                log.error("gateway call record failed", extra={"error": type(exc).__name__})
+                event = [_stream_error("the call could not be recorded", "record_failed")]
+            recorded = True
             if event:
                 yield b"".join(event)
-            outcome = "ok"
         except httpx.HTTPError:
             outcome = "upstream_stream_error"
-            error = {
-                "error": {
-                    "message": "the AI provider's stream broke off; the call was not retried",
-                    "type": "api_error",
-                    "code": "upstream_stream_error",
-                }
-            }
-            yield f"data: {json.dumps(error)}\n\n".encode()
+            yield _stream_error(
+                "the AI provider's stream broke off; the call was not retried", outcome
+            )
         finally:
             await response.aclose()
             if outcome == "client_closed":
-                self.record_now(outcome, response.status_code)
-        if self._needs_outcome(outcome):
-            await asyncio.to_thread(self._record_outcome, outcome, response.status_code)
+                self.record_now(outcome, status)
+        if not recorded and self._needs_outcome(outcome):
+            await asyncio.to_thread(self._record_outcome, outcome, status)
+
+
+def _stream_error(message: str, code: str) -> bytes:
+    error = {"error": {"message": message, "type": "api_error", "code": code}}
+    return f"data: {json.dumps(error)}\n\n".encode()
