@@ -287,7 +287,9 @@ class LinkOut(BaseModel):
 def create_download_link(
     request_id: str, body: LinkIn, ctx: Ctx = ctx_for("requests.manage")
 ) -> Any:
-    """E-mail the subject a new signed link to the export of an access or portability request."""
+    """E-mail the subject a new signed link to the export of an access or portability request.
+    Needs ``subjects.read`` too: the answer holds the link, which opens the whole export."""
+    ctx.principal.require("subjects.read")
     request = rights.get_request(ctx.session, request_id)
     return send_download_link(
         ctx.session,
