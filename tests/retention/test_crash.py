@@ -25,7 +25,16 @@ SCRIPT = Path(__file__).parent / "data" / "sweep_and_die.py"
 DUE, FRESH = 23, 7
 
 
-def _kill_midway(settings: Settings, tmp_path: Path, org_id: str, rule: str, point: str) -> None:
+def _kill_midway(
+    settings: Settings,
+    tmp_path: Path,
+    org_id: str,
+    rule: str,
+    point: str,
+    *,
+    batch: int = 4,
+    at_call: int = 3,
+) -> None:
     config = {
         "settings": {
             "env": settings.env,
@@ -39,8 +48,8 @@ def _kill_midway(settings: Settings, tmp_path: Path, org_id: str, rule: str, poi
         "org_id": org_id,
         "rule": rule,
         "now": T0.isoformat(),
-        "batch": 4,
-        "at_call": 3,
+        "batch": batch,
+        "at_call": at_call,
         "point": point,
     }
     path = tmp_path / f"kill-{point}.json"

@@ -27,6 +27,7 @@ sweep.BATCH_ROWS = sweep.TABLE_BATCH_ROWS = config["batch"]
 calls = {"n": 0}
 real_apply = sweep._apply
 real_apply_window = sweep._apply_window
+real_apply_blocks = sweep._apply_blocks
 real_close = sweep.Runner._close_batch
 
 
@@ -48,6 +49,15 @@ def _apply_window(*args: Any, **kwargs: Any) -> Any:
     return keys
 
 
+def _apply_blocks(*args: Any, **kwargs: Any) -> Any:
+    found = real_apply_blocks(*args, **kwargs)
+    if config["point"] == "mid_batch" and found[0]:
+        calls["n"] += 1
+        if calls["n"] == config["at_call"]:
+            os.kill(os.getpid(), signal.SIGKILL)  # the statement ran; its transaction is open
+    return found
+
+
 def _close(self: Any, *args: Any, **kwargs: Any) -> None:
     if config["point"] == "after_commit":
         calls["n"] += 1
@@ -62,6 +72,7 @@ def _close(self: Any, *args: Any, **kwargs: Any) -> None:
 
 sweep._apply = _apply
 sweep._apply_window = _apply_window
+sweep._apply_blocks = _apply_blocks
 sweep.Runner._close_batch = _close  # type: ignore[method-assign]
 service.run_rule(
     db,
