@@ -116,7 +116,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
+        # The route template, never the raw path: paths carry bearer tokens (/downloads/{token}).
+        route = getattr(request.scope.get("route"), "path", None) or "unmatched"
+        log.exception("unhandled error", extra={"path": route})
         return problem_response(
             request, 500, "internal-error", "Internal error", "an unexpected error occurred"
         )
