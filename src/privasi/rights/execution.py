@@ -63,6 +63,7 @@ ACTIONS = {
 # Manual tasks are due before the request, leaving time to answer: this share of the clock.
 MANUAL_SHARE = 2 / 3
 
+
 def _privasi_system(policy: Policy) -> str:
     return next((s.id for s in policy.systems if s.kind.value == "privasi"), PRIVASI_SYSTEM)
 

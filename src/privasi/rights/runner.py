@@ -137,11 +137,13 @@ def _start(
 
         # Before anything is prepared: a task whose data a legal hold keeps waits, showing the
         # hold's reason, and no keys of it are recorded while the hold lasts. One read of the
-        # active holds for the batch; each task is only checked when there are some.
-        if any(holds.held_sets(session)):
-            for request, tasks in groups.values():
-                if request.type == "erasure":
-                    tasks[:] = [t for t in tasks if not erasure_held(session, request, t)]
+        # active holds for the batch; each task is only checked when there are some. (No
+        # autoflush: the tasks' changes are written together at the commit.)
+        with session.no_autoflush:
+            if any(holds.held_sets(session)):
+                for request, tasks in groups.values():
+                    if request.type == "erasure":
+                        tasks[:] = [t for t in tasks if not erasure_held(session, request, t)]
     return [g for g in groups.values() if g[1]]
 
 
@@ -187,10 +189,9 @@ class _Run:
         self.unsaved.clear()  # everything in memory is committed now
         return True
 
-    def _done(self, request: RightsRequest, task: RequestTask) -> None:
-        task.status = "done"
-        task.completed_at = utcnow()
-        task.completed_by = "privasi"
+    def _done(self, request: RightsRequest, task: RequestTask, *, mark: bool = True) -> None:
+        if mark:
+            _mark_done(task)
         rights.audit_step(
             self.session,
             self.principal,
@@ -218,6 +219,17 @@ class _Run:
         """The deferred tasks marked done, each with its audit event, in one commit."""
         for done in self.deferred:
             done.task.result = done.result
-            self._done(done.request, done.task)
+            _mark_done(done.task)
+        # One flush writes every task's row (the ORM groups them into one statement); each
+        # audit event would otherwise flush the task before it alone.
+        self.session.flush()
+        for done in self.deferred:
+            self._done(done.request, done.task, mark=False)
         self.session.commit()
         return [d.task.id for d in self.deferred]
+
+
+def _mark_done(task: RequestTask) -> None:
+    task.status = "done"
+    task.completed_at = utcnow()
+    task.completed_by = "privasi"

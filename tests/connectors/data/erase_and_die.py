@@ -1,4 +1,5 @@
-"""Runs a request's tasks in a separate process that SIGKILLs itself at a chosen point of the sql
+"""Runs a request's tasks (or, given ``requests``, a worker's batch of requests through
+``execution.run_many``) in a separate process that SIGKILLs itself at a chosen point of the sql
 connector: ``after_commit`` (a batch applied and committed in the business's database, privasi
 not yet told) or ``mid_batch`` (inside a batch's transaction). Used by test_resume.py."""
 
@@ -50,5 +51,8 @@ def erase(conn: Any, mapped: Any, *args: Any, **kwargs: Any) -> Any:
 
 tables.next_keys = next_keys
 tables.erase = erase
-execution.run_tasks(db, config["request_id"])
+if config.get("requests"):
+    execution.run_many(db, config["requests"])
+else:
+    execution.run_tasks(db, config["request_id"])
 print("finished without being killed")
