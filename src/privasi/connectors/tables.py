@@ -110,9 +110,26 @@ def engine_for(url: str) -> Engine:
 _reflected: dict[tuple[int, str], tuple[float, list[Mapped]]] = {}
 
 
+# The declaration's text by the identity of the (immutable, cached per policy version) list of
+# table specs it was made from, which is kept alongside so the id cannot be reused meanwhile.
+_declared: dict[int, tuple[Sequence[TableSpec], str]] = {}
+
+
+def _declaration(specs: Sequence[TableSpec]) -> str:
+    found = _declared.get(id(specs))
+    if found is not None and found[0] is specs:
+        return found[1]
+    text = "|".join(spec.model_dump_json() for spec in specs)
+    with _lock:
+        if len(_declared) > 1024:
+            _declared.clear()
+        _declared[id(specs)] = (specs, text)
+    return text
+
+
 def reflected(engine: Engine, specs: Sequence[TableSpec]) -> list[Mapped]:
     """``reflect``, remembered per engine and declaration for ``REFLECTION_TTL_SECONDS``."""
-    key = (id(engine), "|".join(spec.model_dump_json() for spec in specs))
+    key = (id(engine), _declaration(specs))
     now = time.monotonic()
     with _lock:
         cached = _reflected.get(key)
@@ -440,15 +457,27 @@ def erase(
             return int(result.rowcount or 0)
         statement = sa.delete(mapped.table).where(_by_keys(mapped, keys))
         return int(conn.execute(statement).rowcount or 0)
-    where = _by_keys(mapped, keys)
     nulls = {n: None for n, s in plan.strategies.items() if s is Erasure.null}
     computed = {n: s for n, s in plan.strategies.items() if s in (Erasure.mask, Erasure.hash)}
     if not computed:
-        return int(conn.execute(sa.update(mapped.table).where(where).values(nulls)).rowcount or 0)
+        statement = sa.update(mapped.table).where(_by_keys(mapped, keys)).values(nulls)
+        return int(conn.execute(statement).rowcount or 0)
     names = [c.name for c in mapped.key]
-    rows = conn.execute(
-        sa.select(*mapped.key, *(mapped.columns[n] for n in computed)).where(where)
-    ).mappings()
+    if len(mapped.key) == 1:
+        # Built once per table and set of columns, the keys an expanding parameter.
+        name = f"read:{','.join(computed)}"
+        reading = mapped.statements.get(name)
+        if reading is None:
+            reading = mapped.statements[name] = sa.select(
+                *mapped.key, *(mapped.columns[n] for n in computed)
+            ).where(mapped.key[0].in_(sa.bindparam("keys", expanding=True)))
+        rows = conn.execute(reading, {"keys": [k[0] for k in keys]}).mappings()
+    else:
+        rows = conn.execute(
+            sa.select(*mapped.key, *(mapped.columns[n] for n in computed)).where(
+                _by_keys(mapped, keys)
+            )
+        ).mappings()
     params = []
     for row in rows:
         values: dict[str, Any] = dict(nulls)
