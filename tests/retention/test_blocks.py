@@ -61,8 +61,9 @@ def _windows(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
     seen: list[tuple[int, int, int]] = []
     real = sweep._apply_blocks
 
-    def watched(conn: Any, target: Any, mapped: Any, due: Any, lo: int, hi: int) -> Any:
-        found = real(conn, target, mapped, due, lo, hi)
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        lo, hi = args[4], args[5]
         seen.append((lo, hi, found[0]))
         return found
 
@@ -201,3 +202,34 @@ def test_a_batch_is_settled_by_its_transactions_status(
         committed = int(conn.execute(xid).scalar_one())
     assert blocks.settled(engine, committed) is True
     engine.dispose()
+
+
+def test_a_listed_row_changed_before_the_delete_makes_the_window_redo_exactly(
+    db: Any, business: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    biz = business("aspire")
+    _seed(biz, "core", "cards", "closed_at", ["user_email", "card_last4"])
+    cards = biz.table("core", "cards")
+    other = _engine(biz, "core")
+    real = blocks._result
+    calls = {"n": 0}
+
+    def then_someone_writes(row: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:  # the first window's keys are listed; its DELETE has not run
+            with other.begin() as conn:
+                conn.execute(sa.update(cards).where(cards.c.id == 1).values(card_last4="9999"))
+        return real(row)
+
+    monkeypatch.setattr(blocks, "_result", then_someone_writes)
+    exact: list[int] = []
+    real_apply = blocks.apply
+    monkeypatch.setattr(blocks, "apply", lambda *a: exact.append(1) or real_apply(*a))
+    seen = _windows(monkeypatch)
+    run = retention.run_rule(db, biz.org_id, "user_data", now=T0, owner="t", batch_rows=BATCH)
+    other.dispose()
+    due = {i for i in range(1, ROWS + 1) if _is_due(i)}
+    # The first window's DELETE failed; it was redone by the keys its DELETE returned.
+    assert exact == [1] and seen[0][0] == 0
+    assert run.deleted == len(due) == sum(n for _, _, n in seen)
+    assert {r["id"] for r in biz.rows("core", "cards")} == set(range(1, ROWS + 1)) - due

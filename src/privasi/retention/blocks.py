@@ -85,16 +85,51 @@ def window(lo: int, hi: int) -> sa.ColumnElement[bool]:
     ).bindparams(privasi_lo=f"({lo},0)", privasi_hi=f"({hi},0)")  # type: ignore[return-value]
 
 
-def apply(conn: Connection, change: Any, key: sa.Column[Any]) -> tuple[int, str, int]:
-    """Run the window's change and return how many rows it changed, the SHA-256 of their keys
-    (the JSON list in key order, as ``batch_digest``) and its transaction's id."""
-    changed = change.returning(key.label("k")).cte("changed")
-    keys = sa.func.array_agg(aggregate_order_by(changed.c.k, changed.c.k))
+class Moved(Exception):
+    """A listed row changed before the window's DELETE reached it (a serialization failure)."""
+
+
+def _summary(key: Any) -> list[Any]:
+    """Count, SHA-256 of the keys' JSON list in key order (``batch_digest``), transaction id."""
+    keys = sa.func.array_agg(aggregate_order_by(key, key))
     text = sa.literal("[") + sa.func.array_to_string(keys, ",") + sa.literal("]")
     digest = sa.func.encode(sa.func.sha256(sa.func.convert_to(text, "UTF8")), "hex")
-    query = sa.select(sa.func.count(), digest, sa.func.txid_current()).select_from(changed)
-    count, found, xid = conn.execute(query).one()
-    return int(count or 0), str(found or ""), int(xid)
+    return [sa.func.count(), digest, sa.func.txid_current()]
+
+
+def _result(row: Any) -> tuple[int, str, int]:
+    return int(row[0] or 0), str(row[1] or ""), int(row[2])
+
+
+def apply(conn: Connection, change: Any, key: sa.Column[Any]) -> tuple[int, str, int]:
+    """Run the window's change and return how many rows it changed, the SHA-256 of their keys
+    and its transaction's id, from the keys the change returns (an UPDATE returns them from the
+    row versions it just wrote)."""
+    changed = change.returning(key.label("k")).cte("changed")
+    return _result(conn.execute(sa.select(*_summary(changed.c.k)).select_from(changed)).one())
+
+
+def listed_delete(
+    conn: Connection, table: sa.Table, where: sa.ColumnElement[bool], key: sa.Column[Any]
+) -> tuple[int, str, int]:
+    """Delete the window's due rows, their keys listed first by a second TID Range Scan in the
+    same snapshot (``REPEATABLE READ``): cheaper than ``DELETE ... RETURNING``, which fetches
+    each deleted row again and keeps the keys in a temporary store. The same snapshot and the
+    same conditions mean the same rows; a listed row changed since by someone else makes the
+    DELETE fail rather than skip it (``Moved``: the caller rolls back and uses ``apply``)."""
+    conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+    found = _result(conn.execute(sa.select(*_summary(key)).select_from(table).where(where)).one())
+    if not found[0]:
+        return found
+    try:
+        deleted = int(conn.execute(sa.delete(table).where(where)).rowcount or 0)
+    except sa.exc.OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "40001":
+            raise Moved from None
+        raise
+    if deleted != found[0]:
+        raise Moved
+    return found
 
 
 def settled(engine: Engine, xid: int) -> bool:

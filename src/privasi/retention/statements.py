@@ -296,11 +296,16 @@ def _apply_blocks(
     due: sa.ColumnElement[bool],
     lo: int,
     hi: int,
+    *,
+    exact: bool = False,
 ) -> tuple[int, str, int]:
     """PostgreSQL: change the due rows in blocks ``lo`` to ``hi - 1`` (``blocks``); their count,
-    digest and the transaction's id."""
-    change = _change(conn, target, mapped, blocks.window(lo, hi), due)
-    return blocks.apply(conn, change, mapped.key[0])
+    digest and the transaction's id. ``exact``: by the keys the change returns, which no
+    concurrent change can make differ from the rows changed."""
+    window = blocks.window(lo, hi)
+    if target.delete_rows and not exact:
+        return blocks.listed_delete(conn, mapped.table, sa.and_(window, due), mapped.key[0])
+    return blocks.apply(conn, _change(conn, target, mapped, window, due), mapped.key[0])
 
 
 def _apply_window_returning(

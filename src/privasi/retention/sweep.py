@@ -322,8 +322,8 @@ class Runner:
         heap: blocks.Shape,
         entry: dict[str, Any],
     ) -> None:
-        """Sweep a PostgreSQL table in windows of its heap's blocks (``blocks``): per window, one
-        statement changes the due rows and returns their count, digest and transaction id; with
+        """Sweep a PostgreSQL table in windows of its heap's blocks (``blocks``): per window, the
+        due rows change and their count, digest and transaction id come back; with
         that transaction still open, one commit here records the window before and announces
         this one; then the business's commit. The width follows the density of due rows so a
         window changes about ``table_batch`` rows, and never holds more than ``WINDOW_CAP``
@@ -338,22 +338,44 @@ class Runner:
         previous: dict[str, Any] | None = None
         while lo < end:
             hi = min(end, lo + width)
-            with engine.begin() as conn:
-                n, digest, xid = _apply_blocks(conn, target, mapped, due, lo, hi)
-                if n:
-                    batch = {"target": target.key, "count": n, "digest": digest, "last": hi}
-                    batch.update(first=lo, xid=xid, file=heap.file, end=end)
-                    if previous is None:
-                        self._announce(batch)
-                    else:
-                        self._close_batch(target.key, previous["count"], previous, batch)
-                    previous = batch
-            if n:
-                self._tick()
+            batch = {"target": target.key, "first": lo, "last": hi, "file": heap.file, "end": end}
+            try:
+                n = self._block_window(engine, target, mapped, due, batch, previous)
+            except blocks.Moved:
+                n = self._block_window(engine, target, mapped, due, batch, previous, exact=True)
+            previous = batch if n else previous
             lo = hi
             width = max(1, min(width * 2, cap, width * self.table_batch // max(n, 1)))
         if previous is not None:
             self._close_batch(target.key, previous["count"], previous)
+
+    def _block_window(
+        self,
+        engine: sa.Engine,
+        target: TableTarget,
+        mapped: Mapped,
+        due: sa.ColumnElement[bool],
+        batch: dict[str, Any],
+        previous: dict[str, Any] | None,
+        *,
+        exact: bool = False,
+    ) -> int:
+        """One window of blocks changed in the business's open transaction, then, before its
+        commit, the window before it recorded here and this one announced, in one commit."""
+        with engine.begin() as conn:
+            found = _apply_blocks(
+                conn, target, mapped, due, batch["first"], batch["last"], exact=exact
+            )
+            n, batch["digest"], batch["xid"] = found
+            batch["count"] = n
+            if not n:
+                return 0
+            if previous is None:
+                self._announce(batch)
+            else:
+                self._close_batch(target.key, previous["count"], previous, batch)
+        self._tick()
+        return n
 
     def _announce(self, batch: dict[str, Any] | None) -> None:
         with self.db.session(self.org_id) as session:
