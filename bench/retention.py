@@ -7,16 +7,17 @@
 The business's table ``events`` (id, email, note, created_at) is declared in a policy as an
 ``sql`` system with one retention rule (category ``events``, one year after ``collected``).
 ``--rows`` rows are written, ``--expired`` of them (spread evenly) older than the cut-off. The
-table is made once, then copied (a file copy on SQLite, ``CREATE TABLE ... AS`` on PostgreSQL)
-so both sides start from the same rows and indexes.
+table is made once, then copied (a file copy on SQLite, ``CREATE TABLE ... (LIKE ...)`` and
+``INSERT ... SELECT`` on PostgreSQL) so both sides start from the same rows and indexes.
 
-- *Sweep*: ``privasi.retention.service.run_rule`` as the worker runs it: windows of the key
-  holding about ``TABLE_BATCH_ROWS`` due rows; per window, the due keys counted and digested in
-  SQL, one DELETE (or UPDATE with random tokens) over the window, the batch announced to the run
-  in privasi's database before the business's commit, each window its own transaction; evidence
-  in the audit chain at the end.
-- *Batched by hand*: bounded batches written by hand (one statement over a window of keys, one
-  transaction each) with no bookkeeping and no digest: what batching itself costs.
+- *Sweep*: ``privasi.retention.service.run_rule`` as the worker runs it: windows holding about
+  ``TABLE_BATCH_ROWS`` due rows (of heap blocks on PostgreSQL, of the key on SQLite); per window,
+  one DELETE (or UPDATE with random tokens) and the count and SHA-256 of the keys it changed, the
+  batch announced to the run in privasi's database before the business's commit, each window
+  its own transaction; evidence in the audit chain at the end.
+- *Batched by hand*: bounded batches written by hand (one statement over a window of blocks on
+  PostgreSQL, of keys on SQLite, one transaction each) with no bookkeeping and no digest: what
+  batching itself costs.
 - *Floor*: one hand-written statement, ``DELETE FROM events WHERE created_at <= :cutoff`` (or
   the same UPDATE), in one transaction, through an engine made the same way (same driver, same
   journal and synchronous settings: SQLAlchemy's defaults, as the connector uses them).
@@ -232,12 +233,28 @@ def _batched_floor(
     due = sa.and_(table.c.created_at.is_not(None), table.c.created_at <= bound)
     if action == "anonymise":
         due = sa.and_(due, table.c.email.not_like("anon-%"))
-    width = max(1, int(batch / share))
     started, done = time.perf_counter(), 0
+    pg = engine.dialect.name == "postgresql"
     with engine.connect() as conn:
-        top = int(conn.scalar(sa.select(sa.func.max(table.c.id))) or 0)
+        if pg:
+            # Windows of heap blocks, as the sweep takes on PostgreSQL 14 and later.
+            name = conn.dialect.identifier_preparer.format_table(table)
+            top = int(
+                conn.scalar(sa.text("SELECT pg_relation_size(to_regclass(:n)) / 8192"), {"n": name})
+                or 0
+            )
+            rows = int(conn.scalar(sa.select(sa.func.count()).select_from(table)) or 1)
+            width = max(1, int(batch / (share * rows / max(top, 1))))
+        else:
+            top = int(conn.scalar(sa.select(sa.func.max(table.c.id))) or 0)
+            width = max(1, int(batch / share))
     for above in range(0, top, width):
-        where = sa.and_(table.c.id > above, table.c.id <= above + width, due)
+        if pg:
+            where = sa.and_(
+                sa.text(f"ctid >= '({above},0)'::tid AND ctid < '({above + width},0)'::tid"), due
+            )
+        else:
+            where = sa.and_(table.c.id > above, table.c.id <= above + width, due)
         with engine.begin() as conn:
             if action == "delete":
                 done += conn.execute(sa.delete(table).where(where)).rowcount or 0
@@ -311,6 +328,7 @@ def main() -> None:
         upgrade(settings.db_url)
         db = Database(settings.db_url)
         vault = Vault.from_settings(settings, db)
+        print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         t = time.perf_counter()
         _fill(base_url, schema, args.rows, args.expired, args.index)
         print(f"filled {args.rows:,} rows in {time.perf_counter() - t:.1f} s")
@@ -393,6 +411,7 @@ def main() -> None:
             f"the sweep is {sweep_s / batched_s:.2f}x that"
         )
         print(f"peak RSS {_rss_mb():.0f} MB (whole process; target < 300 MB)")
+        print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         vault.close()
         db.dispose()
         tables.dispose_all()
