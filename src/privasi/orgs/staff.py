@@ -40,12 +40,15 @@ TOTP_ISSUER = "privasi"
 def require_reach(by: Principal | None, role: str) -> None:
     """Refuse to hand ``by`` an account of ``role`` (by creating it, promoting to it or resetting
     its credentials) when the role holds a permission ``by`` lacks: it could sign in as that account.
+    The organisation's signed-in owners are the exception: they appoint every role.
 
     ``None`` is the operator's own code (CLI, bootstrap), which holds everything anyway.
     """
     if by is None:
         return
     by.require_not_hosted("staff accounts")
+    if _appoints_every_role(by):
+        return
     if beyond := sorted(role_permissions(role) - by.permissions):
         raise Forbidden(
             f"a '{StaffRole(role).value}' account holds permissions you do not: {', '.join(beyond)}"
@@ -59,10 +62,23 @@ def normalise_email(email: str) -> str:
     return email
 
 
+def _appoints_every_role(by: Principal) -> bool:
+    # The organisation's own owner, signed in, appoints the DPO and the auditors (UU PDP Pasal 53
+    # makes appointing the DPO the controller's act) and recovers their accounts; every such change
+    # is in the audit chain. A key or a processor through a grant gets no such reach.
+    return (
+        by.actor_type == "staff"
+        and by.grant_id is None
+        and role_permissions(StaffRole.owner) <= by.permissions
+    )
+
+
 def roles_within_reach(by: Principal) -> list[str]:
     """The roles ``by`` may create, promote to or reset, in the matrix's order."""
     if by.grant_id is not None:
         return []
+    if _appoints_every_role(by):
+        return [r.value for r in StaffRole]
     return [r.value for r in StaffRole if role_permissions(r) <= by.permissions]
 
 

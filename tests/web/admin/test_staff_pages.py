@@ -68,9 +68,9 @@ def test_role_change_disable_and_the_last_owner(
     page = f"/admin/staff/{agent.user_id}"
     assert client.get(page).status_code == 200
 
-    changed = pages.post_form(f"{page}/role", {"role": "owner"}, page=page)
+    changed = pages.post_form(f"{page}/role", {"role": "dpo"}, page=page)
     assert changed.status_code == 303
-    assert _user(db, shop.org_id, agent.email).role == "owner"
+    assert _user(db, shop.org_id, agent.email).role == "dpo"
     assert "Peran sudah diubah." in client.get(page).text
 
     disabled = pages.post_form(f"{page}/active", {"active": "0"}, page=page)
@@ -115,8 +115,7 @@ def test_a_disabled_account_is_signed_out_at_once(
 def test_totp_and_password_resets_by_an_owner(
     client: TestClient, pages: Any, signed_in: Any, make_staff: Any, shop: Any, db: Database
 ) -> None:
-    # A second owner: an owner cannot reset a DPO's credentials (test_an_owner_cannot_take_over_a_dpo).
-    dpo = make_staff("owner", slug=shop.slug, email="joko@toko-melati.contoh.test", with_totp=True)
+    dpo = make_staff("dpo", slug=shop.slug, email="joko@toko-melati.contoh.test", with_totp=True)
     signed_in("owner")
     page = f"/admin/staff/{dpo.user_id}"
 
@@ -229,38 +228,18 @@ def test_an_owner_signs_someone_out_everywhere(
     assert client.get("/admin").status_code == 200
 
 
-def test_an_owner_cannot_make_or_take_over_a_dpo(
+def test_an_owner_appoints_the_dpo_and_auditors_an_api_key_cannot(
     client: TestClient, pages: Any, signed_in: Any, make_staff: Any, shop: Any, db: Database
 ) -> None:
-    """The DPO holds what an owner does not (the audit log, breach approvals): an owner who could
-    create a DPO, promote someone to it or reset a DPO's password and second factor could sign
-    in as one. Those accounts are the operator's (``privasi staff ...``)."""
-    dpo = make_staff("dpo", slug=shop.slug, email="joko@toko-melati.contoh.test", with_totp=True)
-    agent = make_staff("agent", slug=shop.slug, email="budi@toko-melati.contoh.test")
+    """The DPO and auditors hold what an owner does not (the audit log, breach approvals), yet the
+    organisation's owner appoints them (UU PDP Pasal 53); an owner's API key, automation rather
+    than the owner, is held to its own permissions (tests/orgs/test_escalation.py)."""
     signed_in("owner")
-
     listing = client.get("/admin/staff")
     offered = re.findall(r'<option value="(\w+)"', listing.text)
-    assert offered == ["owner", "agent"]
-    refused = pages.post_form(
-        "/admin/staff", {"email": "baru@toko-melati.contoh.test", "role": "dpo"}
+    assert offered == ["owner", "dpo", "agent", "auditor"]
+    made = pages.post_form(
+        "/admin/staff", {"email": "baru@toko-melati.contoh.test", "role": "auditor"}
     )
-    assert refused.status_code == 403
-    assert "Peran Anda tidak mengizinkan tindakan ini." in refused.text
-    with db.session(shop.org_id) as s:
-        assert s.scalar(select(StaffUser).where(StaffUser.email.like("baru@%"))) is None
-
-    page = f"/admin/staff/{agent.user_id}"
-    pages.post_form(f"{page}/role", {"role": "dpo"}, page=page)
-    assert "Peran Anda tidak mengizinkan tindakan ini." in client.get(page).text
-    assert _user(db, shop.org_id, agent.email).role == "agent"
-
-    page = f"/admin/staff/{dpo.user_id}"
-    before = _user(db, shop.org_id, dpo.email)
-    for action in ("totp-reset", "password-reset"):
-        answer = pages.post_form(f"{page}/{action}", {}, page=page)
-        assert answer.status_code == 303, action
-        assert not ONE_TIME_RE.search(client.get(page).text)
-    after = _user(db, shop.org_id, dpo.email)
-    assert after.totp_enabled and after.password_hash == before.password_hash
-    assert not after.must_change_password
+    assert made.status_code in (200, 303)
+    assert _user(db, shop.org_id, "baru@toko-melati.contoh.test").role == "auditor"
