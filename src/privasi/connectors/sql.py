@@ -136,9 +136,35 @@ def hash_key(session: PrivasiSession, system: System) -> bytes:
 
 
 # Per session: a batch of requests' sql tasks run in one session (``runner.run_batch``), and each
-# subject's identifiers and each task's planned work are read once for all of them.
+# subject's identifiers, each task's planned work and each system's declaration, engine, tables
+# and HMAC key are read once for all of them.
 _HELD = "privasi.connectors.sql.held"
 _PLANNED = "privasi.connectors.sql.planned"
+_OPEN = "privasi.connectors.sql.open"
+_HASH_KEYS = "privasi.connectors.sql.hash_keys"
+
+
+def _opened(session: PrivasiSession, system_id: str) -> tuple[System, Engine, list[Mapped]]:
+    """``system_of`` and ``connect``, once per session and system."""
+    found: dict[str, tuple[System, Engine, list[Mapped]]] = session.info.setdefault(_OPEN, {})
+    opened = found.get(system_id)
+    if opened is None:
+        system = system_of(session, system_id)
+        try:
+            engine, mapped = connect(session, system)
+        except (SQLAlchemyError, ConnectorError):
+            forget_url(session, system)  # a changed password is read again by the retry
+            raise
+        opened = found[system_id] = (system, engine, mapped)
+    return opened
+
+
+def _hash_key(session: PrivasiSession, system: System) -> bytes:
+    keys: dict[str, bytes] = session.info.setdefault(_HASH_KEYS, {})
+    key = keys.get(system.id)
+    if key is None:
+        key = keys[system.id] = hash_key(session, system)
+    return key
 
 
 def subject_identifiers(session: PrivasiSession, request: RightsRequest) -> dict[str, list[str]]:
@@ -324,7 +350,7 @@ def erase_work(
     held = subject_identifiers(session, request)
     keep = list((task.result or {}).get("keep") or [])
     kept_categories = {c for entry in keep for c in entry.get("categories", [])}
-    hash_value = tables.hasher(hash_key(session, system))
+    hash_value = tables.hasher(_hash_key(session, system))
     work: list[Work] = []
     # Rows that reference others go first, so foreign keys never block a deletion.
     for table in reversed(mapped):
@@ -445,8 +471,7 @@ def prepare_sql(
             if plan is None or task.status in ("done", "skipped"):
                 continue
             try:
-                system = system_of(session, task.system_id)
-                engine, mapped = connect(session, system)
+                system, engine, mapped = _opened(session, task.system_id)
                 work = plan(session, request, task, system, mapped)
             except (SQLAlchemyError, ConnectorError):
                 continue
@@ -499,10 +524,11 @@ def run_sql(session: PrivasiSession, request: RightsRequest, task: RequestTask) 
     engine: Engine | None = None
     system: System | None = None
     try:
-        system = system_of(session, task.system_id)
-        engine, mapped = connect(session, system)
+        system, engine, mapped = _opened(session, task.system_id)
         run(session, request, task, system, engine, mapped)
     except (SQLAlchemyError, ConnectorError) as exc:
+        # The next task of this system (in this batch, or the retry) reads everything again.
+        session.info.get(_OPEN, {}).pop(task.system_id, None)
         if engine is not None:
             tables.forget_reflection(engine)
         if system is not None:
