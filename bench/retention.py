@@ -243,7 +243,15 @@ def _batched_floor(
                 conn.scalar(sa.text("SELECT pg_relation_size(to_regclass(:n)) / 8192"), {"n": name})
                 or 0
             )
-            rows = int(conn.scalar(sa.select(sa.func.count()).select_from(table)) or 1)
+            # The row count from the statistics (the copy was just analysed): counting the
+            # rows here would be one more pass over the table.
+            rows = int(
+                conn.scalar(
+                    sa.text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:n)"),
+                    {"n": name},
+                )
+                or 1
+            )
             width = max(1, int(batch / (share * rows / max(top, 1))))
         else:
             top = int(conn.scalar(sa.select(sa.func.max(table.c.id))) or 0)

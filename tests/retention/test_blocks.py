@@ -233,3 +233,25 @@ def test_a_listed_row_changed_before_the_delete_makes_the_window_redo_exactly(
     assert exact == [1] and seen[0][0] == 0
     assert run.deleted == len(due) == sum(n for _, _, n in seen)
     assert {r["id"] for r in biz.rows("core", "cards")} == set(range(1, ROWS + 1)) - due
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["after_commit", "after_announce"])
+def test_a_batch_whose_transaction_the_server_forgot_is_settled_by_listing_its_window(
+    db: Any,
+    settings: Settings,
+    business: Any,
+    tmp_path: Path,
+    point: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    biz = business("aspire")
+    _seed(biz, "core", "cards", "closed_at", ["user_email", "card_last4"])
+    _kill_midway(settings, tmp_path, biz.org_id, "user_data", point, batch=BATCH)
+    # As after a very long pause: txid_status no longer knows the batch's transaction.
+    monkeypatch.setattr(blocks, "settled", lambda engine, xid: None)
+    _take_over_after_lease(db, biz.org_id)
+    run = retention.run_rule(db, biz.org_id, "user_data", now=T0, owner="next", batch_rows=BATCH)
+    due = {i for i in range(1, ROWS + 1) if _is_due(i)}
+    assert (run.deleted, run.pending) == (len(due), None)
+    assert {r["id"] for r in biz.rows("core", "cards")} == set(range(1, ROWS + 1)) - due

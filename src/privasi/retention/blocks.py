@@ -109,6 +109,13 @@ def apply(conn: Connection, change: Any, key: sa.Column[Any]) -> tuple[int, str,
     return _result(conn.execute(sa.select(*_summary(changed.c.k)).select_from(changed)).one())
 
 
+def listing(
+    conn: Connection, table: sa.Table, where: sa.ColumnElement[bool], key: sa.Column[Any]
+) -> tuple[int, str, int]:
+    """The due rows' count and digest, without changing them."""
+    return _result(conn.execute(sa.select(*_summary(key)).select_from(table).where(where)).one())
+
+
 def listed_delete(
     conn: Connection, table: sa.Table, where: sa.ColumnElement[bool], key: sa.Column[Any]
 ) -> tuple[int, str, int]:
@@ -118,7 +125,7 @@ def listed_delete(
     same conditions mean the same rows; a listed row changed since by someone else makes the
     DELETE fail rather than skip it (``Moved``: the caller rolls back and uses ``apply``)."""
     conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-    found = _result(conn.execute(sa.select(*_summary(key)).select_from(table).where(where)).one())
+    found = listing(conn, table, where, key)
     if not found[0]:
         return found
     try:
@@ -132,18 +139,19 @@ def listed_delete(
     return found
 
 
-def settled(engine: Engine, xid: int) -> bool:
-    """Whether the announced batch's transaction committed. A killed process's transaction is
-    ended by the server when its connection drops; until then this waits, and gives up with
-    ``Conflict`` (the run is resumed later). A transaction too old for the server to remember
-    (NULL) committed or aborted long ago: a batch is announced just before its commit, so it is
-    taken as committed."""
+def settled(engine: Engine, xid: int) -> bool | None:
+    """Whether the announced batch's transaction committed; None when the server no longer
+    knows (a transaction older than its commit log, after a very long pause). A killed
+    process's transaction is ended by the server when its connection drops; until then this
+    waits, and gives up with ``Conflict`` (the run is resumed later)."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
         with engine.connect() as conn:
             status = conn.scalar(sa.text("SELECT txid_status(:xid)"), {"xid": xid})
+        if status is None:
+            return None
         if status != "in progress":
-            return status != "aborted"
+            return status == "committed"
         if time.monotonic() > deadline:
             raise Conflict("the last batch's transaction is still open in the business database")
         time.sleep(0.2)

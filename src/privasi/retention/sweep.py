@@ -189,7 +189,7 @@ class Runner:
         if pending is not None and pending.get("target") == target.key and "xid" in pending:
             # A window of blocks is not replayed (its rows may have moved since): its
             # transaction tells whether it happened; if not, the walk does its rows again.
-            if blocks.settled(engine, int(pending["xid"])):
+            if self._settled(engine, mapped, due, pending):
                 self._close_batch(target.key, pending["count"], pending)
             else:
                 self._announce(None)
@@ -312,6 +312,20 @@ class Runner:
         else:
             self._close_batch(target.key, previous["count"], previous, batch)
         return batch
+
+    def _settled(
+        self, engine: sa.Engine, mapped: Mapped, due: sa.ColumnElement[bool], batch: dict[str, Any]
+    ) -> bool:
+        """Whether a batch of blocks announced by a killed process was committed there. When the
+        server no longer knows its transaction, the window is listed again: its rows still all
+        there, with the announced digest, mean it was not."""
+        done = blocks.settled(engine, int(batch["xid"]))
+        if done is not None:
+            return done
+        where = sa.and_(blocks.window(batch["first"], batch["last"]), due)
+        with engine.connect() as conn:
+            count, digest, _ = blocks.listing(conn, mapped.table, where, mapped.key[0])
+        return (count, digest) != (batch["count"], batch["digest"])
 
     def _blocks(
         self,
