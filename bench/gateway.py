@@ -203,12 +203,14 @@ async def load(url: str, token: str, rate: float, seconds: float) -> dict[str, A
         try:
             r = await http.post(url + "/chat/completions", content=body, headers=headers)
             ok = r.status_code == 200 and "Budi Santoso" in r.text
-        except httpx.HTTPError:
-            ok = False
+            kind = f"HTTP {r.status_code} {r.text[:200]}"
+        except httpx.HTTPError as exc:
+            ok, kind = False, type(exc).__name__
         if ok:
             latencies.append(time.perf_counter() - due)
         else:
             errors += 1
+            print(f"error at {rate:g}/s: {kind}", file=sys.stderr)
 
     # The clients are built and their connections opened before the clock starts: building an
     # httpx client (its TLS context) takes 5-20 ms of CPU, and building 16 of them inside the
