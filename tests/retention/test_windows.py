@@ -102,3 +102,16 @@ def test_a_window_changed_under_the_sweep_is_redone_exactly(
     assert run.deleted == 23
     assert run.digest == _chain([list(range(i, min(i + 4, 24))) for i in range(1, 24, 4)])
     assert [r["id"] for r in biz.rows("core", "cards")] == list(range(24, 31))
+
+
+def test_the_first_window_is_sized_from_a_probe_of_the_due_rows(db: Any, business: Any) -> None:
+    biz = business("aspire")
+    ids = list(range(1, 10_001))
+    due = {i for i in ids if i % 10 < 3}
+    _cards(biz, ids, due)
+    run = retention.run_rule(db, biz.org_id, "user_data", now=T0, owner="t", batch_rows=1_000)
+    assert run.deleted == len(due) == 3_000
+    assert [r["id"] for r in biz.rows("core", "cards")] == [i for i in ids if i not in due]
+    # About a batch's worth of due rows from the first window on: three batches and the rest.
+    # A first window assuming every row due (300 of them), then widening, takes five.
+    assert run.batches <= 4, run.batches

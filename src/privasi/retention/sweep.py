@@ -52,6 +52,9 @@ from privasi.retention.statements import (
     batch_digest,
     windowed,
 )
+from privasi.retention.statements import (
+    _window as _key_window,
+)
 from privasi.subjects import service as subjects
 from privasi.subjects.models import Subject
 from privasi.vault.service import vault_for
@@ -64,6 +67,9 @@ TABLE_BATCH_ROWS = 100_000
 # is given up for the keyed walk when it finds fewer than 1/SPARSE of a batch at that width.
 WINDOW_CAP = 8
 SPARSE = 8
+# The first window's width comes from a stretch this many times narrower (batches >= PROBE_MIN).
+PROBE_SHARE = 100
+PROBE_MIN = 1_000
 _DONE = object()
 
 
@@ -249,7 +255,7 @@ class Runner:
         width, cap = self.table_batch, self.table_batch * WINDOW_CAP
         above: int | None = after
         previous: dict[str, Any] | None = None
-        start = True
+        start, probed = True, False
         while True:
             if start:
                 with engine.connect() as conn:
@@ -258,6 +264,12 @@ class Runner:
                     break
                 above, start = first - 1, False
             assert above is not None
+            if not probed:
+                span = width // PROBE_SHARE
+                width = self._probe(
+                    engine, mapped, due, _key_window(mapped, above, above + span), span
+                )
+                probed = True
             last = above + width
             try:
                 with engine.begin() as conn:
@@ -313,6 +325,27 @@ class Runner:
             self._close_batch(target.key, previous["count"], previous, batch)
         return batch
 
+    def _probe(
+        self,
+        engine: sa.Engine,
+        mapped: Mapped,
+        due: sa.ColumnElement[bool],
+        stretch: sa.ColumnElement[bool],
+        span: int,
+        width: int | None = None,
+        cap: int | None = None,
+    ) -> int:
+        """The first window's width from the due rows over a stretch of ``span`` keys or blocks
+        (assuming every row due, then widening, took two more windows and commits at 30%)."""
+        width = width or self.table_batch
+        cap = cap or self.table_batch * WINDOW_CAP
+        if self.table_batch < PROBE_MIN or span < 1:
+            return width
+        with engine.connect() as conn:
+            query = sa.select(sa.func.count()).select_from(mapped.table).where(stretch, due)
+            n = int(conn.scalar(query) or 0)
+        return max(1, min(cap, span * self.table_batch // n)) if n else width
+
     def _settled(
         self, engine: sa.Engine, mapped: Mapped, due: sa.ColumnElement[bool], batch: dict[str, Any]
     ) -> bool:
@@ -349,6 +382,8 @@ class Runner:
         end = int(entry.get("end", heap.blocks)) if same else heap.blocks
         width = max(1, int(self.table_batch / heap.rows_per_block))
         cap = max(width, int(self.table_batch * WINDOW_CAP / heap.rows_per_block))
+        span = max(1, width // PROBE_SHARE)
+        width = self._probe(engine, mapped, due, blocks.window(lo, lo + span), span, width, cap)
         previous: dict[str, Any] | None = None
         while lo < end:
             hi = min(end, lo + width)
