@@ -1,8 +1,11 @@
 """One gateway call from start to end: check, pseudonymise, forward, restore, record.
 
-The database work runs in worker threads (short transactions before and after the provider is
-called), detection runs in a thread under a time limit, and the provider is reached through one
-shared async HTTP client, so a slow provider never holds a database connection.
+The database work runs in worker threads in short transactions: the key check and set-up before
+detection; the transfer's record (audit event, a new conversation's mapping) while the provider
+works, committed before anything of the answer goes back; how the call ended (chat log, or a
+failure event) after the answer. Detection runs in a thread under a time limit, and the provider
+is reached through one shared connection pool, so a slow provider never holds a database
+connection.
 """
 
 from __future__ import annotations
