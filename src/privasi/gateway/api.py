@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from privasi.db import PrivasiSession
 from privasi.errors import PrivasiError, Unauthenticated
-from privasi.gateway import conversations, proxy, schemas, service
+from privasi.gateway import catalogue, conversations, proxy, schemas, service, upstream
 from privasi.gateway.upstream import GatewayError
 from privasi.http.deps import (
     ORG_HEADER,
@@ -49,7 +49,7 @@ def _authenticate(request: Request) -> Principal:
         principal = resolve_principal(request, db, settings)
         principal.require("gateway.use")
     except PrivasiError as exc:
-        raise proxy.from_domain(exc) from None
+        raise upstream.from_domain(exc) from None
     request.state.principal = principal
     return principal
 
@@ -70,7 +70,7 @@ def _key_principal(system: PrivasiSession, request: Request) -> Principal:
         principal = orgs.act_in(system, principal, request.headers.get(ORG_HEADER))
         principal.require("gateway.use")
     except PrivasiError as exc:
-        raise proxy.from_domain(exc) from None
+        raise upstream.from_domain(exc) from None
     request.state.principal = principal
     return principal
 
@@ -136,7 +136,7 @@ async def chat_completions(request: Request) -> Response:
 async def models(request: Request) -> Response:
     try:
         principal = await _principal(request)
-        content = await proxy.list_models(
+        content = await catalogue.list_models(
             get_db(request), get_settings(request), request.app.state.vault, principal
         )
         return Response(content, media_type="application/json")

@@ -23,7 +23,7 @@ import httpx
 
 from privasi.config import Settings
 from privasi.db import Database, PrivasiSession
-from privasi.errors import NotFound, PrivasiError, RateLimited, ValidationFailed
+from privasi.errors import PrivasiError
 from privasi.gateway import conversations, service, upstream
 from privasi.gateway.detection import CachedDetector
 from privasi.gateway.placeholders import ConversationMapping, json_escape
@@ -45,54 +45,6 @@ def detector() -> CachedDetector:
         if not _detector:
             _detector.append(CachedDetector(Detector()))
         return _detector[0]
-
-
-def from_domain(exc: PrivasiError) -> GatewayError:
-    headers = {}
-    if "retry_after" in exc.extra:
-        headers["Retry-After"] = str(exc.extra["retry_after"])
-    code = {
-        RateLimited: "rate_limit_exceeded",
-        NotFound: "not_found",
-        ValidationFailed: "invalid_request",
-    }.get(type(exc), exc.type.replace("-", "_"))
-    return GatewayError(exc.status, exc.detail, code, headers=headers)
-
-
-def _not_configured() -> GatewayError:
-    return GatewayError(
-        503,
-        "the gateway has no AI provider configured for this organisation "
-        "(privasi gateway configure)",
-        "upstream_not_configured",
-        type_="api_error",
-    )
-
-
-async def list_models(
-    db: Database, settings: Settings, vault: Vault, principal: Principal
-) -> bytes:
-    """The provider's model list as it sent it (it holds no personal data)."""
-
-    def resolve() -> service.UpstreamConfig:
-        with db.session(principal.org_id) as session:
-            config = service.upstream_config(session, vault=vault)
-        if config is None:
-            raise _not_configured()
-        return config
-
-    config = await asyncio.to_thread(resolve)
-    try:
-        response = await upstream.client().get(
-            config.base_url + "/models",
-            headers=upstream.headers_for(config.key),
-            timeout=upstream.timeout_for(settings.gateway_upstream_timeout_seconds),
-        )
-    except httpx.HTTPError as exc:
-        raise upstream.transport_error(exc) from None
-    if response.status_code >= 400:
-        raise upstream.upstream_error(response.status_code, response.content, response.headers)
-    return response.content
 
 
 def narrow(session: PrivasiSession, org_id: str) -> None:
@@ -153,7 +105,7 @@ class Call:
         key_id = self.principal.actor_id
         config = service.upstream_config(session, vault=self.vault)
         if config is None:
-            raise _not_configured()
+            raise upstream.not_configured()
         limit = config.rate_limit_per_minute or self.settings.gateway_rate_limit_per_minute
         service.count_call(session, key_id, limit)
         user = self.body.get("user")
@@ -191,7 +143,7 @@ class Call:
         try:
             self.route = self._resolve(session, token)
         except PrivasiError as exc:
-            raise from_domain(exc) from None
+            raise upstream.from_domain(exc) from None
 
     def resolve(self, token: str | None) -> None:
         """The call's set-up in a transaction of its own (a retry after a lost save)."""

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from privasi.errors import NotFound, PrivasiError, RateLimited, ValidationFailed
+
 OPENAI_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -51,6 +53,28 @@ class GatewayError(Exception):
         if self._body is not None:
             return self._body
         return {"error": {"message": self.message, "type": self.type, "code": self.code}}
+
+
+def from_domain(exc: PrivasiError) -> GatewayError:
+    headers = {}
+    if "retry_after" in exc.extra:
+        headers["Retry-After"] = str(exc.extra["retry_after"])
+    code = {
+        RateLimited: "rate_limit_exceeded",
+        NotFound: "not_found",
+        ValidationFailed: "invalid_request",
+    }.get(type(exc), exc.type.replace("-", "_"))
+    return GatewayError(exc.status, exc.detail, code, headers=headers)
+
+
+def not_configured() -> GatewayError:
+    return GatewayError(
+        503,
+        "the gateway has no AI provider configured for this organisation "
+        "(privasi gateway configure)",
+        "upstream_not_configured",
+        type_="api_error",
+    )
 
 
 _clients: weakref.WeakKeyDictionary[
