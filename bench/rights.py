@@ -6,10 +6,11 @@
 
 The business's database (the Toko Contoh policy of ``tests/connectors/data/toko.yaml``): ``--rows``
 customers, two orders and two chat messages per customer, indexed on the identity columns. Erasure
-of ``--subjects`` customers goes through privasi: one ``rights.execute`` task per system, run by
-``privasi.rights.execution`` with the connector (batches keyed by primary key, progress committed
-in privasi's database, customers deleted, orders' e-mail hashed with the keyed HMAC, address
-masked, items emptied and invoice numbers kept, chats deleted). The floor, in the same run on an
+of ``--subjects`` customers goes through privasi: one ``rights.execute`` task per system, run the
+way the worker runs a batch of claimed jobs (``privasi.rights.runner.run_batch`` over groups of
+``worker.CLAIM_BATCH`` requests: first keys looked up for the whole group, batches keyed by primary
+key, progress committed in privasi's database, customers deleted, orders' e-mail hashed with the
+keyed HMAC, address masked, items emptied and invoice numbers kept, chats deleted). The floor, in the same run on an
 identical copy of the database with the same indexes: hand-written statements doing the same to
 the same rows with the same commit granularity (one transaction per subject and table: DELETE
 customers, select + UPDATE orders with the same hash and mask, DELETE chats). Then an access

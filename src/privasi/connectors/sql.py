@@ -33,7 +33,7 @@ from privasi.policy.models import PolicyVersion
 from privasi.policy.systems import System
 from privasi.policy.vocab import StartEvent
 from privasi.rights import service as rights
-from privasi.rights.execution import executor, lock_task, preparer
+from privasi.rights.execution import executor, lock_task
 from privasi.rights.export import attach_records
 from privasi.rights.models import RequestTask, RightsRequest
 from privasi.subjects import identifiers as ident
@@ -446,71 +446,6 @@ def _planned(session: PrivasiSession, task: RequestTask) -> list[Work] | None:
     return found
 
 
-# Rows one batched look-up may read for a table; a batch finding more looks its subjects up one
-# by one (each bounded by ``BATCH_ROWS``).
-LOOKUP_CAP_ROWS = 4 * BATCH_ROWS
-
-
-@preparer("sql")
-def prepare_sql(
-    session: PrivasiSession, batch: list[tuple[RightsRequest, list[RequestTask]]]
-) -> None:
-    """Every table's first batch of keys for all the sql erasures and corrections of a batch of
-    requests (one organisation), recorded for the caller's one commit: the subjects' identifiers
-    in one query, then per system one connection and per table one statement for all subjects
-    (``tables.first_keys_many``). With one batch per table (most subjects) this is the only
-    bookkeeping commit before the tasks' results. A task whose database cannot be reached is
-    left for its run, which reports the error."""
-    held: dict[str, dict[str, list[str]]] = session.info.setdefault(_HELD, {})
-    wanted = [r.subject_id for r, _ in batch if r.subject_id and r.subject_id not in held]
-    held.update(subjects.identifiers_of_many(session, [s for s in wanted if s]))
-    systems: dict[str, tuple[Engine, list[tuple[RequestTask, list[Work]]]]] = {}
-    for request, tasks in batch:
-        for task in tasks:
-            plan = PLANS.get(task.action)
-            if plan is None or task.status in ("done", "skipped"):
-                continue
-            try:
-                system, engine, mapped = _opened(session, task.system_id)
-                work = plan(session, request, task, system, mapped)
-            except (SQLAlchemyError, ConnectorError):
-                continue
-            systems.setdefault(system.id, (engine, []))[1].append((task, work))
-    planned: dict[str, list[Work]] = session.info.setdefault(_PLANNED, {})
-    for engine, items in systems.values():
-        try:
-            with engine.connect() as conn:
-                _first_keys_many(session, conn, items)
-                conn.rollback()
-        except (SQLAlchemyError, ConnectorError):
-            continue
-        planned.update((task.id, work) for task, work in items)
-
-
-def _first_keys_many(
-    session: PrivasiSession, conn: Connection, items: list[tuple[RequestTask, list[Work]]]
-) -> None:
-    """``_first_keys`` for many tasks of one system: one statement per table for all of them."""
-    tables_: dict[str, list[tuple[RequestTask, Work]]] = {}
-    for task, work in items:
-        for w in work:
-            if not _table_state(task, w[0].name):
-                tables_.setdefault(w[0].name, []).append((task, w))
-    for pairs in tables_.values():
-        mapped = pairs[0][1][0]
-        found: list[list[list[Any]] | None] = [None] * len(pairs)
-        if len(pairs) > 1:
-            found = tables.first_keys_many(
-                conn, mapped, [w[1] for _, w in pairs], BATCH_ROWS, LOOKUP_CAP_ROWS
-            )
-        for (task, (table, values, _, _)), keys in zip(pairs, found, strict=True):
-            if keys is None:
-                keys = tables.next_keys(conn, table, values, None, BATCH_ROWS)
-            state: dict[str, Any] = {"rows": 0, "batches": 1 if keys else 0}
-            state.update({"pending": keys} if keys else {"done": True})
-            _put_table(session, task, table.name, state)
-
-
 @executor("sql", deferred=("erase", "rectify", *NOTHING_TO_DO))
 def run_sql(session: PrivasiSession, request: RightsRequest, task: RequestTask) -> None:
     """The rights task of one sql system; raises (and the job retries) when the database is
@@ -544,3 +479,7 @@ def run_sql(session: PrivasiSession, request: RightsRequest, task: RequestTask) 
         session.commit()
         raise ConnectorError(message) from None
     _save(task, last_error=None)
+
+
+# The batch's preparer registers itself; imported last, as it uses this module's helpers.
+from privasi.connectors import prepare as _prepare  # noqa: E402, F401
