@@ -135,6 +135,10 @@ def serve(
         port=settings.port,
         log_config=None,
         access_log=False,
+        # Behind a TLS proxy: the client's address (rate limits per network, audit) and scheme
+        # come from X-Forwarded-* headers, trusted only from these addresses.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
