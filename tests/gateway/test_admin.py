@@ -246,3 +246,15 @@ def test_two_first_calls_of_one_end_user_meet_in_one_conversation(org, db):
         found = conversations.open_conversation(s, "key1", token=None, derived="pvu_same")
         assert found.mapping.value_for("", "<PERSON_1>") == "Budi Santoso"
         assert len(s.scalars(select(GatewayConversation)).all()) == 1
+
+
+def test_moving_the_upstream_needs_the_right_to_manage_secrets(client, make_org, publish_example):
+    """The stored provider key goes wherever base_url points: a key (or a processor through a
+    hosting grant) that may change settings but not secrets cannot redirect it."""
+    org = make_org("settings-only", scopes=["org.read", "org.manage"])
+    publish_example(org)
+    url = "/api/v1/gateway/upstream"
+    r = client.put(url, json={"base_url": "https://collector.example/v1"}, headers=org.headers)
+    assert r.status_code == 403 and "secrets.manage" in r.text
+    assert client.delete(url, headers=org.headers).status_code == 403
+    assert client.get(url, headers=org.headers).json()["configured"] is False

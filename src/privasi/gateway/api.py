@@ -163,7 +163,7 @@ def get_upstream(ctx: Ctx = ctx_for("org.read")) -> object:
 
 
 @router.put("/api/v1/gateway/upstream", response_model=schemas.UpstreamOut)
-def put_upstream(body: schemas.UpstreamIn, ctx: Ctx = ctx_for("org.manage")) -> object:
+def put_upstream(body: schemas.UpstreamIn, ctx: Ctx = ctx_for("secrets.manage")) -> object:
     row = service.configure(
         ctx.session,
         ctx.principal,
@@ -177,7 +177,7 @@ def put_upstream(body: schemas.UpstreamIn, ctx: Ctx = ctx_for("org.manage")) -> 
 
 
 @router.delete("/api/v1/gateway/upstream", status_code=204, response_class=Response)
-def delete_upstream(ctx: Ctx = ctx_for("org.manage")) -> Response:
+def delete_upstream(ctx: Ctx = ctx_for("secrets.manage")) -> Response:
     service.remove_upstream(ctx.session, ctx.principal, vault=ctx.state("vault"))
     return Response(status_code=204)
 

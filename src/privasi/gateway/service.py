@@ -71,6 +71,9 @@ def configure(
     vault: Vault | None = None,
 ) -> GatewayUpstream:
     """Point the organisation's gateway at a provider. The key is stored as a sealed secret."""
+    # The stored key goes wherever base_url points: moving it is managing that secret (which a
+    # processor acting through a hosting grant never may).
+    principal.require("secrets.manage")
     url = check_base_url(base_url)
     if rate_limit_per_minute is not None and rate_limit_per_minute < 1:
         raise ValidationFailed("rate_limit_per_minute is at least 1", field="rate_limit_per_minute")
@@ -111,6 +114,7 @@ def remove_upstream(
     session: PrivasiSession, principal: Principal, vault: Vault | None = None
 ) -> bool:
     """Forget the upstream and its stored key; False when none was configured (nothing changes)."""
+    principal.require("secrets.manage")
     row = get_upstream(session)
     if row is None:
         return False
