@@ -379,3 +379,39 @@ def test_timestamps_in_details_are_not_mistaken_for_phone_numbers(
     assert chain.looks_personal("hubungi 0812-3456-7890 besok")
     with db.session(org_id) as s:
         audit.record(s, _staff(org_id), "request.received", details={"due_at": moments[-1]})
+
+
+def test_record_many_appends_in_order_and_the_chain_verifies(
+    vault: Vault, db: Database, org_id: str
+) -> None:
+    _write(db, org_id, 2)
+    with db.session(org_id) as s:
+        written = audit.record_many(
+            s,
+            _staff(org_id),
+            [
+                {"action": "request.task_done", "subject_id": "subj-8", "details": {"n": 1}},
+                {"action": "request.task_done", "subject_id": "subj-9"},
+                {"action": "retention.run_finished", "count": 3},
+            ],
+        )
+        audit.record(s, _staff(org_id), "subject.read", subject_id="subj-10")
+    assert [e.seq for e in written] == [3, 4, 5]
+    assert written[1].prev_mac == written[0].mac and written[2].prev_mac == written[1].mac
+    result = _verify(db, org_id)
+    assert result.ok and result.last_seq == 6
+    with db.session(org_id) as s:
+        assert [e.subject_id for e in audit.query(s).items][:4] == [
+            "subj-10",
+            None,
+            "subj-9",
+            "subj-8",
+        ]
+    # Checked as record checks: one bad item writes none of them.
+    with pytest.raises(chain.PersonalDataInAudit), db.session(org_id) as s:
+        audit.record_many(
+            s,
+            _staff(org_id),
+            [{"action": "subject.read"}, {"action": "subject.read", "subject_id": "a@b.example"}],
+        )
+    assert _verify(db, org_id).last_seq == 6

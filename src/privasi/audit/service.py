@@ -8,7 +8,7 @@ to the main database alone can neither edit an event nor recompute the chain aft
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -36,6 +36,7 @@ __all__ = [
     "describe",
     "query",
     "record",
+    "record_many",
     "subject_trail",
     "subjects_digest",
     "verify",
@@ -120,9 +121,33 @@ def record(
     ``details`` hold field names, ids and counts, never personal values. A bulk call passes
     ``subject_ids`` (or just ``count``): one event records how many and a digest of which.
     """
-    org_id = principal.org_id
-    if session.org_id not in (None, org_id):
-        raise UnscopedQueryError("recording an audit event for another organisation")
+    entry = _checked(action, subject_id, purpose, details, count, subject_ids)
+    return _append(session, principal, [entry], vault)[0]
+
+
+def record_many(
+    session: PrivasiSession,
+    principal: Principal,
+    events: Sequence[Mapping[str, Any]],
+    *,
+    vault: Vault | None = None,
+) -> list[AuditEvent]:
+    """``record`` for several events of one principal, in order, in the caller's transaction:
+    the chain head locked and moved once (a batch of work recorded at once). Each item holds
+    ``record``'s arguments by name (``action``, and optionally ``subject_id``, ``purpose``,
+    ``details``, ``count``, ``subject_ids``), checked as ``record`` checks them."""
+    entries = [_checked(**dict(item)) for item in events]
+    return _append(session, principal, entries, vault) if entries else []
+
+
+def _checked(
+    action: str,
+    subject_id: str | None = None,
+    purpose: str | None = None,
+    details: dict[str, Any] | None = None,
+    count: int | None = None,
+    subject_ids: Iterable[str] | None = None,
+) -> dict[str, Any]:
     if not chain.ACTION_RE.match(action) or len(action) > 100:
         raise ValueError(f"audit action {action!r} must look like 'domain.verb'")
     clean = chain.clean_details(details)
@@ -140,47 +165,62 @@ def record(
         count = counted if count is None else count
     if count is not None and count < 0:
         raise ValueError("an audit count cannot be negative")
+    return {
+        "action": action,
+        "subject_id": subject_id,
+        "purpose": _truncate(purpose, 100),
+        "details": clean,
+        "count": count,
+        "subjects_digest": digest,
+    }
+
+
+def _append(
+    session: PrivasiSession,
+    principal: Principal,
+    entries: list[dict[str, Any]],
+    vault: Vault | None,
+) -> list[AuditEvent]:
+    org_id = principal.org_id
+    if session.org_id not in (None, org_id):
+        raise UnscopedQueryError("recording an audit event for another organisation")
     key_id, key = (vault or vault_for(session)).audit_key(org_id)
 
-    head_id, head_seq, head_mac = _lock_head(session, org_id)
-    event = AuditEvent(
-        id=new_id(),
-        org_id=org_id,
-        seq=head_seq + 1,
-        occurred_at=utcnow(),
-        actor=principal.actor[:100],
-        action=action,
-        subject_id=subject_id,
-        purpose=_truncate(purpose, 100),
-        client_addr=_truncate(principal.client_addr, 64),
-        request_id=_truncate(principal.request_id, 64),
-        details=clean,
-        count=count,
-        subjects_digest=digest,
-        key_id=key_id,
-        prev_mac=head_mac,
-    )
-    event.mac = chain.event_mac(key, event)
-    # the caller's pending changes first, as before; the event itself goes in as one Core insert
-    # (the returned instance is not in the session: it is never changed after it is written)
+    head_id, seq, mac = _lock_head(session, org_id)
+    now = utcnow()
+    written: list[AuditEvent] = []
+    for entry in entries:
+        seq += 1
+        event = AuditEvent(
+            id=new_id(),
+            org_id=org_id,
+            seq=seq,
+            occurred_at=now,
+            actor=principal.actor[:100],
+            client_addr=_truncate(principal.client_addr, 64),
+            request_id=_truncate(principal.request_id, 64),
+            key_id=key_id,
+            prev_mac=mac,
+            **entry,
+        )
+        event.mac = mac = chain.event_mac(key, event)
+        written.append(event)
+    # the caller's pending changes first, as before; the events themselves go in as one Core
+    # insert (the returned instances are not in the session: they are never changed once written)
     session.flush()
-    session.execute(_INSERT_EVENT, [{c.key: getattr(event, c.key) for c in EVENTS.columns}])
     session.execute(
-        _ADVANCE_HEAD,
-        {
-            "head_org": org_id,
-            "new_seq": event.seq,
-            "new_mac": event.mac,
-            "new_at": event.occurred_at,
-        },
+        _INSERT_EVENT, [{c.key: getattr(e, c.key) for c in EVENTS.columns} for e in written]
+    )
+    session.execute(
+        _ADVANCE_HEAD, {"head_org": org_id, "new_seq": seq, "new_mac": mac, "new_at": now}
     )
     held = session.identity_map.get(identity_key(AuditHead, head_id))
     if held is not None:
         # a head instance loaded earlier in this session follows the Core write, not dirtied
-        set_committed_value(held, "seq", event.seq)
-        set_committed_value(held, "mac", event.mac)
-        set_committed_value(held, "updated_at", event.occurred_at)
-    return event
+        set_committed_value(held, "seq", seq)
+        set_committed_value(held, "mac", mac)
+        set_committed_value(held, "updated_at", now)
+    return written
 
 
 # --- reading -----------------------------------------------------------------------------------

@@ -76,13 +76,16 @@ def audit_step(
     action: str,
     **details: Any,
 ) -> None:
-    audit.record(
-        session,
-        principal,
-        action,
-        subject_id=request.subject_id,
-        details={"rights_request_id": request.id, "type": request.type, **details},
-    )
+    audit.record(session, principal, **step_entry(request, action, **details))
+
+
+def step_entry(request: RightsRequest, action: str, **details: Any) -> dict[str, Any]:
+    """A request step's audit event, as ``audit.record``/``record_many`` take it."""
+    return {
+        "action": action,
+        "subject_id": request.subject_id,
+        "details": {"rights_request_id": request.id, "type": request.type, **details},
+    }
 
 
 def seal_details(

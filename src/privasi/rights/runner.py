@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from privasi.audit import service as audit
 from privasi.db import Database, PrivasiSession, utcnow
 from privasi.errors import NotFound
 from privasi.orgs.service import system_principal
@@ -32,6 +33,7 @@ from privasi.rights import actions
 from privasi.rights import service as rights
 from privasi.rights.locks import PREPARERS, lock_tasks, task_guard
 from privasi.rights.models import RequestTask, RightsRequest
+from privasi.rights.records import step_entry
 
 log = logging.getLogger("privasi.rights")
 
@@ -223,8 +225,14 @@ class _Run:
         # One flush writes every task's row (the ORM groups them into one statement); each
         # audit event would otherwise flush the task before it alone.
         self.session.flush()
-        for done in self.deferred:
-            self._done(done.request, done.task, mark=False)
+        events = [
+            step_entry(
+                d.request, "request.task_done", system=d.task.system_id, task_action=d.task.action
+            )
+            for d in self.deferred
+        ]
+        # the chain's head locked and moved once for the whole batch (same events, same order)
+        audit.record_many(self.session, self.principal, events)
         self.session.commit()
         return [d.task.id for d in self.deferred]
 
