@@ -27,6 +27,10 @@ hypothesis_settings.load_profile("privasi")
 PG_URL = os.environ.get("PRIVASI_TEST_DATABASE_URL", "")
 BACKEND = "postgresql" if PG_URL else "sqlite"
 MASTER_KEY = base64.b64encode(b"m" * 32).decode()
+# The tests' business databases are SQLite files, or schemas in the suite's own PostgreSQL
+# database: both are "local" to privasi, which an install must allow (tests/connectors/test_targets.py
+# checks the refusals with the setting off). Set here so CLI runs that read the environment agree.
+os.environ["PRIVASI_CONNECTOR_LOCAL_DATABASES"] = "true"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -112,6 +116,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "argon2_memory_kib": 64,
         "argon2_parallelism": 1,
         "worker_in_process": False,
+        "connector_local_databases": True,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

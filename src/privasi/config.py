@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     keystore_url: str | None = Field(
         None, description="SQLAlchemy URL of the key store; default var/keys.sqlite"
     )
+    connector_local_databases: bool = Field(
+        False,
+        description="let `sql` connectors open SQLite files and databases on privasi's own "
+        "database server (one business per install, or tests); off: refused",
+    )
     master_key: str | None = Field(
         None,
         description="base64 of the 32-byte master key; default a file in the data dir (keep it apart)",

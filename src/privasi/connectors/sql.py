@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from privasi.connectors import tables
+from privasi.connectors import tables, targets
 from privasi.connectors.tables import ConnectorError, Mapped, describe
 from privasi.db import PrivasiSession
 from privasi.errors import NotFound
@@ -112,6 +112,12 @@ def forget_url(session: PrivasiSession, system: System) -> None:
         _urls.pop((session.require_org(), system.credential), None)
 
 
+def _own_urls(session: PrivasiSession) -> list[str]:
+    settings = vault_for(session).settings
+    bind = session.get_bind()
+    return [bind.engine.url.render_as_string(), settings.db_url, settings.keys_url]
+
+
 def connect(
     session: PrivasiSession, system: System, *, fresh: bool = False
 ) -> tuple[Engine, list[Mapped]]:
@@ -119,7 +125,10 @@ def connect(
     read the secret and the schema now rather than reuse recent readings)."""
     if system.credential is None:
         raise ConnectorError(f"system '{system.id}' names no credential")
-    engine = tables.engine_for(_url(session, system.credential, fresh))
+    url = _url(session, system.credential, fresh)
+    names = [spec.name for spec in system.tables]
+    targets.check_sql_target(url, vault_for(session).settings, _own_urls(session), names)
+    engine = tables.engine_for(url)
     if fresh:
         tables.forget_reflection(engine)
     return engine, tables.reflected(engine, system.tables)

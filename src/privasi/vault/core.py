@@ -129,6 +129,11 @@ class Vault:
         _attached[db.engine] = self
 
     @property
+    def settings(self) -> Settings:
+        """The settings this vault was built from (the environment's when built without)."""
+        return self._settings if self._settings is not None else Settings()
+
+    @property
     def master_key_id(self) -> str:
         return master_keys.key_id(self._master)
 
