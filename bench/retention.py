@@ -328,6 +328,8 @@ def main() -> None:
             master_key=base64.b64encode(os.urandom(32)).decode(),
             secret_key="bench-secret-key-" + "b" * 32,
             worker_in_process=False,
+            # the business databases here are local files or the same server
+            connector_local_databases=True,
         )
         if args.external_url:
             base_url, schema = args.external_url, f"bench_{uuid.uuid4().hex[:8]}"

@@ -56,6 +56,8 @@ def _settings(tmp: Path, database_url: str | None) -> Any:
         master_key=base64.b64encode(os.urandom(32)).decode(),
         secret_key="bench-secret-key-" + "b" * 32,
         worker_in_process=False,
+        # the business databases here are local files or the same server
+        connector_local_databases=True,
         rights_erasure_cancel_hours=0,
     )
 

@@ -82,9 +82,23 @@ def test_a_task_locked_by_another_process_is_left_alone(
                 len(external.rows("chats", external.table("chats").c.wa_number == "081234567001"))
                 == 5
             )
-        # The connection ended with the other process: its session lock went with it.
+        # The connection ended with the other process: its session lock went with it. The server
+        # ends a closed connection's backend on its own time, so wait for the lock to be gone.
+        _wait_until_released(db, key)
         assert execution._run_one(db, toko.id, request_id, task_id) is True
     finally:
         other.dispose()
     chat = _tasks(db, toko.id, request_id)["chat"]
     assert chat.status == "done" and chat.result["tables"][external.name("chats")]["rows"] == 5
+
+
+def _wait_until_released(db: Any, key: int, seconds: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    with db.engine.connect() as conn:
+        try_lock = sa.text("SELECT pg_try_advisory_lock(:k)")
+        while not conn.scalar(try_lock, {"k": key}) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        conn.commit()
