@@ -244,7 +244,7 @@ def _start(request: Request, slug: str, form: dict[str, Any]) -> Response:
         subject = subjects.find_by_identifier(session, kind, address)
         network = truncated_client(request)
         try:
-            issued = verification.issue(
+            issued, send = verification.issue_for_visitor(
                 session,
                 purpose=PURPOSE,
                 subject_id=subject.id if subject else None,
@@ -252,21 +252,10 @@ def _start(request: Request, slug: str, form: dict[str, Any]) -> Response:
                 client_network=network,
             )
         except RateLimited:
-            # The per-person limit only ever hits someone on record; answering it differently
-            # would tell who is. That person gets the usual page and a challenge that cannot
-            # succeed (no code is sent); only the per-network limit, alike for all, is shown.
+            context["error"] = "consent_center.start.rate_limited"
+            return _page(request, slug, "consent/center_start.html", context, status=429)
+        if not send:
             subject = None
-            try:
-                issued = verification.issue(
-                    session,
-                    purpose=PURPOSE,
-                    subject_id=None,
-                    channel=CODE_CHANNEL[kind],
-                    client_network=network,
-                )
-            except RateLimited:
-                context["error"] = "consent_center.start.rate_limited"
-                return _page(request, slug, "consent/center_start.html", context, status=429)
         if subject is not None:
             minutes = int(verification.CODE_TTL.total_seconds() // 60)
             notify.enqueue(

@@ -107,6 +107,38 @@ def issue(
     return Issued(challenge.id, code, challenge.expires_at)
 
 
+def issue_for_visitor(
+    session: PrivasiSession,
+    *,
+    purpose: str,
+    subject_id: str | None,
+    channel: str,
+    client_network: str | None,
+) -> tuple[Issued, bool]:
+    """A public form's challenge, and whether its code may be sent.
+
+    The per-person limit only ever hits someone on record; answering it differently would tell
+    who is. That person gets a challenge that cannot succeed (no code is sent, the page reads as
+    usual); only the per-network limit, alike for everyone, raises ``RateLimited``.
+    """
+    try:
+        issued = issue(
+            session,
+            purpose=purpose,
+            subject_id=subject_id,
+            channel=channel,
+            client_network=client_network,
+        )
+        return issued, subject_id is not None
+    except RateLimited:
+        if subject_id is None:
+            raise
+    issued = issue(
+        session, purpose=purpose, subject_id=None, channel=channel, client_network=client_network
+    )
+    return issued, False
+
+
 def get(session: PrivasiSession, challenge_id: str) -> VerificationChallenge:
     challenge = session.get(VerificationChallenge, challenge_id)
     if challenge is None:

@@ -187,7 +187,7 @@ def _send(request: Request, slug: str, form: dict[str, Any]) -> Response:
         subject = subjects.find_by_identifier(session, kind, address)
         network = truncated_client(request)
         try:
-            issued = verification.issue(
+            issued, send = verification.issue_for_visitor(
                 session,
                 purpose=PURPOSE,
                 subject_id=subject.id if subject else None,
@@ -195,21 +195,10 @@ def _send(request: Request, slug: str, form: dict[str, Any]) -> Response:
                 client_network=network,
             )
         except RateLimited:
-            # The per-person limit only ever hits someone on record; answering it differently
-            # would tell who is. So that person gets the usual page and a challenge that cannot
-            # succeed, and only the per-network limit, the same for everyone, is shown.
+            context["error"] = "rights_center.form.errors.rate_limited"
+            return _page(request, slug, template, context, status=429)
+        if not send:
             subject = None
-            try:
-                issued = verification.issue(
-                    session,
-                    purpose=PURPOSE,
-                    subject_id=None,
-                    channel=CODE_CHANNEL[kind],
-                    client_network=network,
-                )
-            except RateLimited:
-                context["error"] = "rights_center.form.errors.rate_limited"
-                return _page(request, slug, template, context, status=429)
         if subject is not None:
             notify.enqueue(
                 session,
