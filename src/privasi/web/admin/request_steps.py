@@ -10,7 +10,7 @@ from starlette.responses import Response
 from privasi.errors import PrivasiError, ValidationFailed
 from privasi.rights import lifecycle
 from privasi.rights import service as rights
-from privasi.web.admin.requests_pages import _done, _refused, _request
+from privasi.web.admin.requests_pages import _done, _refused, _request, _step
 from privasi.web.admin.subjects_pages import find
 from privasi.web.common import FormText
 from privasi.web.staff import StaffRoute, staff_page
@@ -42,51 +42,57 @@ def match(
 def assign(
     request: Request, request_id: str, staff_id: FormText = "", csrf_token: FormText = ""
 ) -> Response:
-    with staff_page(request, "requests.manage", csrf=csrf_token) as page:
-        found = _request(page, request_id)
-        try:
-            lifecycle.assign(page.session, page.principal, found, staff_id[:36] or None)
-        except PrivasiError as exc:
-            return _refused(page, request_id, exc)
-        return _done(found, "admin.requests.assigned_done")
+    return _step(
+        request,
+        request_id,
+        "requests.manage",
+        csrf_token,
+        lambda page, found: lifecycle.assign(
+            page.session, page.principal, found, staff_id[:36] or None
+        ),
+        "admin.requests.assigned_done",
+    )
 
 
 @router.post("/admin/requests/{request_id}/ask")
 def ask_requester(
     request: Request, request_id: str, note: FormText = "", csrf_token: FormText = ""
 ) -> Response:
-    with staff_page(request, "requests.manage", csrf=csrf_token) as page:
-        found = _request(page, request_id)
-        if not note.strip():
-            return _done(found, "admin.requests.errors.ask_note", "error")
-        try:
-            lifecycle.await_requester(page.session, page.principal, found, note[:2000])
-        except PrivasiError as exc:
-            return _refused(page, request_id, exc)
-        return _done(found, "admin.requests.asked")
+    return _step(
+        request,
+        request_id,
+        "requests.manage",
+        csrf_token,
+        lambda page, found: lifecycle.await_requester(
+            page.session, page.principal, found, note[:2000]
+        ),
+        "admin.requests.asked",
+        refuse=None if note.strip() else "admin.requests.errors.ask_note",
+    )
 
 
 @router.post("/admin/requests/{request_id}/resume")
 def resume(request: Request, request_id: str, csrf_token: FormText = "") -> Response:
-    with staff_page(request, "requests.manage", csrf=csrf_token) as page:
-        found = _request(page, request_id)
-        try:
-            lifecycle.resume(page.session, page.principal, found)
-        except PrivasiError as exc:
-            return _refused(page, request_id, exc)
-        return _done(found, "admin.requests.resumed")
+    return _step(
+        request,
+        request_id,
+        "requests.manage",
+        csrf_token,
+        lambda page, found: lifecycle.resume(page.session, page.principal, found),
+        "admin.requests.resumed",
+    )
 
 
 @router.post("/admin/requests/{request_id}/cancel")
 def cancel(
     request: Request, request_id: str, note: FormText = "", csrf_token: FormText = ""
 ) -> Response:
-    with staff_page(request, "requests.manage", csrf=csrf_token) as page:
-        found = _request(page, request_id)
-        if not note.strip():
-            return _done(found, "admin.requests.errors.cancel_note", "error")
-        try:
-            lifecycle.cancel(page.session, page.principal, found, note[:2000])
-        except PrivasiError as exc:
-            return _refused(page, request_id, exc)
-        return _done(found, "admin.requests.cancelled")
+    return _step(
+        request,
+        request_id,
+        "requests.manage",
+        csrf_token,
+        lambda page, found: lifecycle.cancel(page.session, page.principal, found, note[:2000]),
+        "admin.requests.cancelled",
+        refuse=None if note.strip() else "admin.requests.errors.cancel_note",
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -66,6 +67,30 @@ def _refused(page: StaffPage, request_id: str, exc: PrivasiError) -> Response:
     undo(page.session)
     log.info("request step refused", extra={"error": type(exc).__name__})
     return _done(_request(page, request_id), error_key(exc), "error")
+
+
+def _step(
+    request: Request,
+    request_id: str,
+    permission: str,
+    csrf_token: str,
+    act: Callable[[StaffPage, RightsRequest], object],
+    done: str,
+    *,
+    refuse: str | None = None,
+) -> Response:
+    """One staff step on a request: the guard, the request, then ``act`` (the service call; a
+    domain error is undone and shown), and back to the request's page saying ``done``. ``refuse``:
+    the form's input was not usable; that message is shown and nothing is done."""
+    with staff_page(request, permission, csrf=csrf_token) as page:
+        found = _request(page, request_id)
+        if refuse is not None:
+            return _done(found, refuse, "error")
+        try:
+            act(page, found)
+        except PrivasiError as exc:
+            return _refused(page, request_id, exc)
+        return _done(found, done)
 
 
 # --- the queue ---------------------------------------------------------------------------------
@@ -229,30 +254,32 @@ def detail(request: Request, request_id: str) -> Response:
 def verify_by_staff(
     request: Request, request_id: str, note: FormText = "", csrf_token: FormText = ""
 ) -> Response:
-    with staff_page(request, "requests.approve", csrf=csrf_token) as page:
-        found = _request(page, request_id)
-        if not note.strip():
-            return _done(found, "admin.requests.errors.verify_note", "error")
-        try:
-            rights.mark_verified(page.session, page.principal, found, "staff_review", note[:2000])
-        except PrivasiError as exc:
-            return _refused(page, request_id, exc)
-        return _done(found, "admin.requests.verified")
+    return _step(
+        request,
+        request_id,
+        "requests.approve",
+        csrf_token,
+        lambda page, found: rights.mark_verified(
+            page.session, page.principal, found, "staff_review", note[:2000]
+        ),
+        "admin.requests.verified",
+        refuse=None if note.strip() else "admin.requests.errors.verify_note",
+    )
 
 
 @router.post("/admin/requests/{request_id}/code")
 def send_code(
     request: Request, request_id: str, channel: FormText = "email", csrf_token: FormText = ""
 ) -> Response:
-    with staff_page(request, "requests.manage", csrf=csrf_token) as page:
-        found = _request(page, request_id)
-        if channel not in CODE_CHANNELS:
-            return _done(found, "admin.errors.validation", "error")
-        try:
-            identity.send_code(page.session, page.principal, found, channel)
-        except PrivasiError as exc:
-            return _refused(page, request_id, exc)
-        return _done(found, "admin.requests.code_sent")
+    return _step(
+        request,
+        request_id,
+        "requests.manage",
+        csrf_token,
+        lambda page, found: identity.send_code(page.session, page.principal, found, channel),
+        "admin.requests.code_sent",
+        refuse=None if channel in CODE_CHANNELS else "admin.errors.validation",
+    )
 
 
 @router.post("/admin/requests/{request_id}/code/check")
@@ -273,13 +300,14 @@ def check_code(
 
 @router.post("/admin/requests/{request_id}/approve")
 def approve(request: Request, request_id: str, csrf_token: FormText = "") -> Response:
-    with staff_page(request, "requests.approve", csrf=csrf_token) as page:
-        found = _request(page, request_id)
-        try:
-            rights.approve(page.session, page.principal, found)
-        except PrivasiError as exc:
-            return _refused(page, request_id, exc)
-        return _done(found, "admin.requests.approved")
+    return _step(
+        request,
+        request_id,
+        "requests.approve",
+        csrf_token,
+        lambda page, found: rights.approve(page.session, page.principal, found),
+        "admin.requests.approved",
+    )
 
 
 @router.post("/admin/requests/{request_id}/deny")
@@ -290,26 +318,28 @@ def deny(
     note: FormText = "",
     csrf_token: FormText = "",
 ) -> Response:
-    with staff_page(request, "requests.approve", csrf=csrf_token) as page:
-        found = _request(page, request_id)
-        if ground not in rights.DENIAL_GROUNDS or not note.strip():
-            return _done(found, "admin.requests.errors.deny_fields", "error")
-        try:
-            rights.deny(page.session, page.principal, found, ground, note[:2000])
-        except PrivasiError as exc:
-            return _refused(page, request_id, exc)
-        return _done(found, "admin.requests.denied")
+    usable = ground in rights.DENIAL_GROUNDS and note.strip()
+    return _step(
+        request,
+        request_id,
+        "requests.approve",
+        csrf_token,
+        lambda page, found: rights.deny(page.session, page.principal, found, ground, note[:2000]),
+        "admin.requests.denied",
+        refuse=None if usable else "admin.requests.errors.deny_fields",
+    )
 
 
 @router.post("/admin/requests/{request_id}/complete")
 def complete(request: Request, request_id: str, csrf_token: FormText = "") -> Response:
-    with staff_page(request, "requests.approve", csrf=csrf_token) as page:
-        found = _request(page, request_id)
-        try:
-            rights.complete(page.session, page.principal, found)
-        except PrivasiError as exc:
-            return _refused(page, request_id, exc)
-        return _done(found, "admin.requests.completed")
+    return _step(
+        request,
+        request_id,
+        "requests.approve",
+        csrf_token,
+        lambda page, found: rights.complete(page.session, page.principal, found),
+        "admin.requests.completed",
+    )
 
 
 @router.post("/admin/requests/{request_id}/tasks/{task_id}")
@@ -345,13 +375,14 @@ def task_done(
 
 @router.post("/admin/requests/{request_id}/retry")
 def retry(request: Request, request_id: str, csrf_token: FormText = "") -> Response:
-    with staff_page(request, "requests.manage", csrf=csrf_token) as page:
-        found = _request(page, request_id)
-        try:
-            execution.retry(page.session, page.principal, found)
-        except PrivasiError as exc:
-            return _refused(page, request_id, exc)
-        return _done(found, "admin.requests.retried")
+    return _step(
+        request,
+        request_id,
+        "requests.manage",
+        csrf_token,
+        lambda page, found: execution.retry(page.session, page.principal, found),
+        "admin.requests.retried",
+    )
 
 
 @router.post("/admin/requests/{request_id}/download-link")
