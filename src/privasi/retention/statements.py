@@ -12,7 +12,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection, Engine
 
 from privasi.connectors import tables
@@ -211,26 +210,6 @@ def _first_due(
     return None if found is None else int(found)
 
 
-def _joined(column: Any) -> Any:
-    """PostgreSQL: the keys joined by commas in key order (an integer array turned into text
-    once is cheaper than a text per key)."""
-    return sa.func.array_to_string(sa.func.array_agg(aggregate_order_by(column, column)), ",")
-
-
-def _listing(mapped: Mapped, where: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    """SQLite: how many due keys the window holds and all of them joined by commas in key order
-    (SQLite aggregates in the order the ordered subquery yields, a walk of the key), built by
-    the database: one string per batch instead of a Python object per key."""
-    column = mapped.key[0]
-    inner = select(column.label("k")).where(where).order_by(column).subquery()
-    return select(sa.func.count(), sa.func.group_concat(inner.c.k, ","))
-
-
-def joined_digest(joined: str) -> str:
-    """``batch_digest`` of integer keys from their comma-joined text: the same JSON list."""
-    return hashlib.sha256(f"[{joined}]".encode()).hexdigest()
-
-
 def _apply_window(
     conn: Connection,
     target: TableTarget,
@@ -241,28 +220,19 @@ def _apply_window(
 ) -> tuple[int, str] | None:
     """Delete or anonymise every due row with ``above < key <= last`` (a range the key's index
     walks) and return how many and their digest. On PostgreSQL one statement changes the rows
-    and aggregates the keys it returned; on SQLite the change's own walk hands over the keys
-    (``_capture``). None when the keys handed over are not exactly the rows changed: the caller
-    rolls back and asks ``_apply_window_returning`` instead."""
+    and aggregates the keys it returned (``blocks.apply``); with Python's sqlite3 the change's own
+    walk hands over the keys (``_capture``); another driver gets the exact path. None when the keys
+    handed over are not exactly the rows changed: the caller rolls back and asks
+    ``_apply_window_returning`` instead."""
     window = _window(mapped, above, last)
     change = _change(conn, target, mapped, window, due)
     if conn.dialect.name == "postgresql":
-        changed = change.returning(mapped.key[0]).cte("changed")
-        key = next(iter(changed.c))
-        row = conn.execute(select(sa.func.count(), _joined(key))).one()
-        count = int(row[0] or 0)
-        return (count, joined_digest(str(row[1]))) if count else (0, "")
+        count, digest, _ = blocks.apply(conn, change, mapped.key[0])
+        return count, digest
     raw = conn.connection.driver_connection
     if isinstance(raw, sqlite3.Connection):
         return _capture(conn, raw, change, mapped.key[0])
-    # Another SQLite driver: the keys listed first, the change's walk finds their pages cached.
-    row = conn.execute(_listing(mapped, sa.and_(window, due))).one()
-    count, joined = int(row[0] or 0), row[1]
-    if not count:
-        return 0, ""
-    if int(conn.execute(change).rowcount or 0) != count:
-        return None
-    return count, joined_digest(str(joined))
+    return _apply_window_returning(conn, target, mapped, due, above, last)
 
 
 def _capture(
