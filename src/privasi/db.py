@@ -151,7 +151,7 @@ def _statement_tables(statement: Any) -> tuple[set[Table], bool]:
         statement, include_aliases=True, include_joins=False, include_crud=True
     ):
         is_alias = isinstance(clause, Alias)
-        element: Any = clause.element if isinstance(clause, Alias) else clause
+        element: Any = clause.element if is_alias else clause  # type: ignore[attr-defined]
         if not isinstance(element, Table):
             continue
         # ORM statements carry annotated copies of the tables. Looking a copy up in the set compares

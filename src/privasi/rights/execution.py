@@ -5,7 +5,7 @@ checklist item with its own due time) until an executor for its kind is register
 ``EXECUTORS`` (the connectors add ``sql`` and ``http``). A task records each finished step in
 its ``result`` in the same transaction as the step itself, so a process that stops half-way
 resumes where it stopped and does nothing twice (``rights.execute`` jobs retry it). A request's
-tasks run together in one session (``_run_all``) under ``task_guard``, which keeps any other
+tasks run together in one session (``runner.run_batch``) under ``task_guard``, which keeps any other
 worker off them until the run ends.
 """
 
@@ -27,19 +27,14 @@ from privasi.policy.schema import Policy
 from privasi.rights import actions
 from privasi.rights import service as rights
 from privasi.rights.locks import (  # noqa: F401  (re-exported: connectors and routing use them)
-    PREPARERS,
-    Preparer,
     _advisory_key,
     lock_task,
-    lock_tasks_and_request,
     preparer,
     task_guard,
 )
 from privasi.rights.models import OPEN_STATUSES, RequestTask, RightsRequest
 from privasi.rights.runner import (  # noqa: F401  (re-exported: the connectors register here)
     EXECUTORS,
-    PRIVASI_ACTIONS,
-    Executor,
     TaskWaiting,
     executor,
     run_batch,
@@ -228,11 +223,7 @@ def waits_for_systems(request: RightsRequest, task: RequestTask, tasks: list[Req
 def run_tasks(db: Database, request_id: str) -> dict[str, str]:
     """Run every automatic task of the request that is not finished; idempotent and resumable.
     Returns the status of each task by system id. Raises when a task failed, so the job retries."""
-    with db.session(system=True) as system:
-        org_id = system.scalar(select(RightsRequest.org_id).where(RightsRequest.id == request_id))
-    if org_id is None:
-        raise NotFound("rights request not found")
-    outcome = _run_requests(db, org_id, [request_id])[request_id]
+    outcome = run_many(db, [request_id])[request_id]
     if isinstance(outcome, BaseException):
         raise outcome
     return outcome
@@ -344,13 +335,8 @@ def _run_requests(db: Database, org_id: str, request_ids: list[str]) -> dict[str
 
 
 def _run_one(db: Database, org_id: str, request_id: str, task_id: str) -> bool:
-    return not _run_all(db, org_id, request_id, [task_id])
-
-
-def _run_all(db: Database, org_id: str, request_id: str, task_ids: list[str]) -> list[str]:
-    """Run these tasks of one request together; the ids of those that failed, wait, or run
-    elsewhere."""
-    return run_batch(db, org_id, {request_id: task_ids})[request_id]
+    """Run one task of a request (``run_batch``); False when it failed, waits or runs elsewhere."""
+    return not run_batch(db, org_id, {request_id: [task_id]})[request_id]
 
 
 def complete_task(

@@ -55,16 +55,6 @@ def lock_tasks(
     return sorted(((r[0], r[1]) for r in rows), key=lambda pair: order[pair[0].id])
 
 
-def lock_tasks_and_request(
-    session: PrivasiSession, task_ids: list[str]
-) -> tuple[list[RequestTask], RightsRequest]:
-    """Tasks of one request, locked as ``lock_task`` does, and their request, in one query."""
-    rows = lock_tasks(session, task_ids)
-    if len({r.id for _, r in rows}) != 1:
-        raise NotFound("task not found")
-    return [t for t, _ in rows], rows[0][1]
-
-
 _running: set[str] = set()
 _running_lock = threading.Lock()
 

@@ -191,9 +191,8 @@ class _Run:
         self.unsaved.clear()  # everything in memory is committed now
         return True
 
-    def _done(self, request: RightsRequest, task: RequestTask, *, mark: bool = True) -> None:
-        if mark:
-            _mark_done(task)
+    def _done(self, request: RightsRequest, task: RequestTask) -> None:
+        _mark_done(task)
         rights.audit_step(
             self.session,
             self.principal,
