@@ -9,7 +9,7 @@ copies (``data.json``) keep the raw values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -25,8 +25,3 @@ def cell(value: Any) -> Any:
 def row(values: Mapping[str, Any]) -> dict[str, Any]:
     """A ``csv.DictWriter`` row with every cell made safe."""
     return {key: cell(value) for key, value in values.items()}
-
-
-def cells(values: Iterable[Any]) -> list[Any]:
-    """A ``csv.writer`` row with every cell made safe."""
-    return [cell(value) for value in values]

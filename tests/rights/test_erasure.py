@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from privasi.audit.models import AuditEvent
 from privasi.consent import service as consent
 from privasi.consent.models import ConsentEvent
+from privasi.errors import ValidationFailed
 from privasi.notify.models import OutboxMessage
 from privasi.orgs import service as orgs
 from privasi.rights import actions, execution, lifecycle
@@ -185,6 +186,9 @@ def test_cancellation_window_holds_back_irreversible_steps(
         request = rights.get_request(s, request_id)
         assert request.not_before is not None
         assert request.not_before - request.verified_at == timedelta(hours=24)
+        with pytest.raises(ValidationFailed, match="why it is cancelled"):
+            lifecycle.cancel(s, orgs.system_principal(warung.id), request, "   ")
+        assert request.status != "cancelled"
         lifecycle.cancel(s, orgs.system_principal(warung.id), request, "Pelanggan berubah pikiran")
         assert request.status == "cancelled"
         assert subjects.find_by_identifier(s, "email", EMAIL) is not None

@@ -98,32 +98,22 @@ def seed(db: Database, org_id: str, slug: str) -> dict[str, str]:
 
 
 def _seed_others(session: Any, principal: Any) -> dict[str, str]:
-    """Objects of the domains built beside this one, when they exist: a breach, a legal hold."""
-    values: dict[str, str] = {}
-    try:
-        from privasi.breach import service as breaches
-    except ImportError:
-        pass
-    else:
-        breach = breaches.create(
-            session, principal, title="Laptop kantor hilang di kereta", severity="medium"
-        )
-        values["breach_id"] = breach.id
-    try:
-        from privasi.retention import holds
-    except ImportError:
-        pass
-    else:
-        hold = holds.place(
-            session,
-            principal,
-            scope="category",
-            target="payment",
-            reason="Pemeriksaan pajak tahun 2025",
-            owner="Tim keuangan",
-        )
-        values["hold_id"] = hold.id
-    return values
+    """Objects of the other domains with pages of their own: a breach, a legal hold."""
+    from privasi.breach import service as breaches
+    from privasi.retention import holds
+
+    breach = breaches.create(
+        session, principal, title="Laptop kantor hilang di kereta", severity="medium"
+    )
+    hold = holds.place(
+        session,
+        principal,
+        scope="category",
+        target="payment",
+        reason="Pemeriksaan pajak tahun 2025",
+        owner="Tim keuangan",
+    )
+    return {"breach_id": breach.id, "hold_id": hold.id}
 
 
 def _fill(path: str, values: dict[str, str]) -> str | None:

@@ -346,9 +346,7 @@ def record_call(
     vault: Vault | None = None,
     touch: bool = True,
 ) -> str:
-    """One audit event per call (counts, never values) and, if the policy keeps chat logs and the
-    record carries the text sent, the pseudonymised text under the chat retention. Returns the
-    event's id.
+    """One audit event per call (counts, never values). Returns the event's id.
 
     A forwarded call's event is written while the provider works (outcome ``forwarded``: what
     was disclosed, to whom and where is known before the answer); how it ended follows in
@@ -366,8 +364,6 @@ def record_call(
         "passed": dict(call.passed),
         "blocked": dict(call.blocked),
     }
-    if call.upstream_status is not None:
-        details["upstream_status"] = call.upstream_status
     if conversation_id:
         details["conversation"] = conversation_id
     event = audit.record(
@@ -386,8 +382,6 @@ def record_call(
             .values(last_used_at=now, expires_at=now + terms.retention),
             execution_options={"synchronize_session": False},
         )
-    if call.sent is not None:
-        log_chat(session, terms, conversation_id, call)
     return event.id
 
 

@@ -87,6 +87,8 @@ def cancel(
     session: PrivasiSession, principal: Principal, request: RightsRequest, note: str
 ) -> RightsRequest:
     """Withdraw a request (the requester changed their mind) before irreversible steps ran."""
+    if not note.strip() or len(note) > MAX_NOTE:
+        raise ValidationFailed(f"say why it is cancelled (1-{MAX_NOTE} characters)", field="note")
     require_open(request, "cancelled")
     irreversible = session.scalar(
         select(func.count())
