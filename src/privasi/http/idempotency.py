@@ -43,11 +43,13 @@ def run_idempotent(
     produce: Callable[[], tuple[int, Any]],
     *,
     shown_once: tuple[str, ...] = (),
+    on_replay: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> JSONResponse:
     """Run ``produce`` (returning status and payload) at most once per Idempotency-Key.
 
     ``shown_once`` names response fields that hold a secret shown only once (a new API key, a
-    one-time password): they are not stored, so a replay answers without them.
+    one-time password): they are not stored, so a replay answers without them, unless
+    ``on_replay`` gives the stored answer back its fields from where they are kept sealed.
     """
     key = ctx.request.headers.get(HEADER)
     if key is None:
@@ -61,8 +63,11 @@ def run_idempotent(
     if existing is not None:
         if existing.fingerprint != fingerprint:
             raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
+        replayed = existing.response
+        if on_replay is not None and isinstance(replayed, dict):
+            replayed = on_replay(dict(replayed))
         return JSONResponse(
-            existing.response,
+            replayed,
             status_code=existing.status_code,
             headers={"Idempotent-Replayed": "true"},
         )

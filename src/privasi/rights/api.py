@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -97,17 +96,13 @@ def submit(body: schemas.RequestIn, ctx: Ctx = ctx_for("requests.manage")) -> JS
         token = rights.status_token(ctx.session, request)
         return 201, schemas.RequestCreated(**_out(ctx, request), status_token=token)
 
+    def with_token(replayed: dict[str, Any]) -> dict[str, Any]:
+        request = rights.get_request(ctx.session, replayed["id"])
+        return {**replayed, "status_token": rights.status_token(ctx.session, request)}
+
     # The token opens the requester's status page: the stored answer goes without it, and a replay
     # gets it back from the request, where it is kept sealed.
-    answer = run_idempotent(ctx, body, produce, shown_once=("status_token",))
-    if answer.headers.get("Idempotent-Replayed") != "true":
-        return answer
-    replayed = json.loads(bytes(answer.body))
-    request = rights.get_request(ctx.session, replayed["id"])
-    replayed["status_token"] = rights.status_token(ctx.session, request)
-    return JSONResponse(
-        replayed, status_code=answer.status_code, headers={"Idempotent-Replayed": "true"}
-    )
+    return run_idempotent(ctx, body, produce, shown_once=("status_token",), on_replay=with_token)
 
 
 @router.get("", response_model=schemas.RequestPage)
