@@ -139,20 +139,13 @@ def setup(data: Path, database_url: str | None, upstream_url: str) -> str:
 def serve_gateway(data: Path, database_url: str | None, port: int, freeze: bool) -> None:
     import logging
 
-    import uvicorn
-
     from privasi.app import create_app
+    from privasi.cli import run_app
 
     logging.disable(logging.INFO)
-    app = create_app(_settings(data, database_url))
-    if freeze:
-        # What `privasi serve` should do (see the gateway section of bench/README.md): the
-        # start-up's objects (modules, the app, the detector's tables) moved out of the
-        # collector's reach, so a full collection walks only what requests allocate. Without
-        # it one gen-2 collection paused the served process for ~95 ms in a 250-call run.
-        gc.collect()
-        gc.freeze()
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    settings = _settings(data, database_url).model_copy(update={"host": "127.0.0.1", "port": port})
+    # As `privasi serve` serves it (gc.freeze() after start-up unless --no-gc-freeze).
+    run_app(create_app(settings), settings, freeze=freeze)
 
 
 def serve_upstream(port: int, delay_ms: float) -> None:

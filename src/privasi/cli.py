@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from privasi import __version__
 from privasi.registry import import_if_present
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+    from privasi.config import Settings
 
 out = Console()
 app = typer.Typer(
@@ -99,10 +104,6 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the API, the web pages and (by default) the worker in one process."""
-    import gc
-
-    import uvicorn
-
     from privasi import logs
     from privasi.app import create_app
     from privasi.bootstrap import initialise
@@ -123,12 +124,21 @@ def serve(
         with domain_errors():
             _print_welcome(settings, initialise(settings))
     logs.configure(settings.log_level)
-    application = create_app(settings)
-    # Start-up's objects (routes, templates, the PII engine's tables) are kept for the process's
-    # life; frozen, a full collection no longer walks them, which paused a served process for
-    # ~95 ms (bench/README.md, gateway).
-    gc.collect()
-    gc.freeze()
+    run_app(create_app(settings), settings)
+
+
+def run_app(application: ASGIApp, settings: Settings, *, freeze: bool = True) -> None:
+    """Serve a built app the way `privasi serve` does (bench/gateway.py serves through here too)."""
+    import gc
+
+    import uvicorn
+
+    if freeze:
+        # Start-up's objects (routes, templates, the PII engine's tables) are kept for the
+        # process's life; frozen, a full collection no longer walks them, which paused a served
+        # process for ~95 ms (bench/README.md, gateway).
+        gc.collect()
+        gc.freeze()
     uvicorn.run(
         application,
         host=settings.host,
